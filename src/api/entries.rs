@@ -1,0 +1,117 @@
+use http::StatusCode;
+use serde_json::json;
+
+use crate::auth::session::{self, AuthUser};
+use crate::clock::now_millis;
+use crate::db::Update;
+use crate::domain::{EntryChanges, EntryId, ListQuery, NewEntry};
+use crate::error::ApiError;
+use crate::http::response::{json, no_content, Response};
+use crate::http::RequestCtx;
+
+pub async fn create_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let body = ctx.json_object().await?;
+    let entry = NewEntry::parse(&body)?;
+    let ai_response = vibe_for_write(&ctx, &user, entry.note.as_str(), entry.mood.as_str()).await;
+    let stored = ctx
+        .state
+        .db
+        .entries()
+        .insert(&user.id, &entry, ai_response, now_millis())
+        .await?;
+    Ok(json(StatusCode::CREATED, &stored.to_json()))
+}
+
+pub async fn list_entries(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let query = ListQuery::parse(&ctx.query())?;
+    let page = ctx.state.db.entries().list(&user.id, &query).await?;
+    let entries: Vec<_> = page.entries.iter().map(|e| e.to_json()).collect();
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "entries": entries, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
+    ))
+}
+
+pub async fn get_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let id = entry_id(&ctx)?;
+    let entry = ctx
+        .state
+        .db
+        .entries()
+        .get(&user.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &entry.to_json()))
+}
+
+/// Only a note with different text runs the vibe check again; the AI call happens
+/// between two short database calls, never inside one.
+pub async fn update_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let id = entry_id(&ctx)?;
+    let body = ctx.json_object().await?;
+    let changes = EntryChanges::parse(&body)?;
+    let entries = ctx.state.db.entries();
+    let current = entries
+        .get(&user.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let new_note = changes
+        .note
+        .as_ref()
+        .filter(|note| note.as_str() != current.note);
+    let ai_response = match new_note {
+        Some(note) => {
+            let mood = changes
+                .mood
+                .as_ref()
+                .map_or(current.mood.as_str(), |m| m.as_str());
+            Some(vibe_for_write(&ctx, &user, note.as_str(), mood).await)
+        }
+        None => None,
+    };
+    let update = Update {
+        changes,
+        ai_response,
+    };
+    let entry = entries
+        .update(&user.id, &id, update)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(json(StatusCode::OK, &entry.to_json()))
+}
+
+pub async fn delete_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let id = entry_id(&ctx)?;
+    if ctx.state.db.entries().delete(&user.id, &id).await? {
+        Ok(no_content())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+fn entry_id(ctx: &RequestCtx) -> Result<EntryId, ApiError> {
+    EntryId::parse(ctx.param("id").unwrap_or_default())
+}
+
+/// The reply an entry stores. Over the per-user limit the entry is still saved,
+/// just without a reply.
+async fn vibe_for_write(
+    ctx: &RequestCtx,
+    user: &AuthUser,
+    note: &str,
+    mood: &str,
+) -> Option<String> {
+    if ctx.state.limits.vibe_checks_by_user.hit(&user.id).is_err() {
+        return None;
+    }
+    ctx.state
+        .vibe
+        .check(note, Some(mood), None)
+        .await
+        .stored_response()
+}

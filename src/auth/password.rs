@@ -1,0 +1,104 @@
+//! bcrypt off the async runtime, behind a semaphore so a login storm queues
+//! instead of taking every core away from other requests.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::domain::Password;
+use crate::error::ApiError;
+
+/// The salt and digest of a real bcrypt hash; with the configured cost put in
+/// front it makes a hash no password matches, verified at full cost.
+const DUMMY_HASH_TAIL: &str = "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
+
+pub struct PasswordHasher {
+    cost: u32,
+    permits: Arc<Semaphore>,
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    pub fn new(cost: u32) -> Self {
+        // Keep one core for everything else when there is more than one.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let permits = cores.saturating_sub(1).max(1);
+        Self {
+            cost,
+            permits: Arc::new(Semaphore::new(permits)),
+            dummy_hash: format!("$2b${cost:02}${DUMMY_HASH_TAIL}"),
+        }
+    }
+
+    /// Hashes a password that the domain rules already accepted (at most 72 bytes).
+    ///
+    /// # Errors
+    /// Only on an internal failure of the blocking pool or of bcrypt.
+    pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
+        let plain = password.as_str().to_owned();
+        let cost = self.cost;
+        self.run(move || bcrypt::non_truncating_hash(plain, cost).map_err(ApiError::internal))
+            .await?
+    }
+
+    /// Checks a password against a stored hash, or against a dummy hash of the same
+    /// cost when the account does not exist, so both answers take similar time.
+    ///
+    /// # Errors
+    /// Only on an internal failure of the blocking pool.
+    pub async fn verify(
+        &self,
+        password: &str,
+        stored_hash: Option<String>,
+    ) -> Result<bool, ApiError> {
+        let exists = stored_hash.is_some();
+        let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let plain = password.to_owned();
+        // A password over bcrypt's 72 bytes cannot match any stored hash; it is
+        // still checked (truncated) so the answer takes the usual time.
+        let matches = self
+            .run(move || bcrypt::verify(plain.as_bytes(), &hash).unwrap_or(false))
+            .await?;
+        Ok(exists && matches && password.len() <= 72)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(ApiError::internal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hashed_password_verifies_and_a_wrong_one_does_not() {
+        let hasher = PasswordHasher::new(10);
+        let password = Password::parse("correct horse").unwrap();
+        let hash = hasher.hash(&password).await.unwrap();
+        assert!(hasher
+            .verify("correct horse", Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!hasher.verify("wrong horse", Some(hash)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies() {
+        let hasher = PasswordHasher::new(10);
+        assert!(!hasher.verify("anything at all", None).await.unwrap());
+    }
+
+    #[test]
+    fn the_dummy_hash_is_a_valid_bcrypt_hash_of_the_configured_cost() {
+        let hasher = PasswordHasher::new(11);
+        assert!(hasher.dummy_hash.starts_with("$2b$11$"));
+        assert_eq!(bcrypt::verify("x", &hasher.dummy_hash).ok(), Some(false));
+    }
+}

@@ -1,0 +1,137 @@
+//! Sliding-window counters kept in memory, keyed by email, address or user.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::error::ApiError;
+
+/// Above this many keys, stale ones are swept on the next write.
+const SWEEP_THRESHOLD: usize = 10_000;
+
+pub struct SlidingWindow {
+    limit: usize,
+    window: Duration,
+    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+impl SlidingWindow {
+    pub fn new(limit: usize, window: Duration) -> Self {
+        Self {
+            limit,
+            window,
+            hits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Fails when the key has used up its window, without counting this call.
+    ///
+    /// # Errors
+    /// `RateLimited` with the seconds until the oldest hit leaves the window.
+    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut hits = self.lock();
+        match hits.get_mut(key) {
+            Some(queue) => self.check_queue(queue, now),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one hit.
+    pub fn record(&self, key: &str) {
+        let now = Instant::now();
+        let mut hits = self.lock();
+        if hits.len() > SWEEP_THRESHOLD {
+            let window = self.window;
+            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let queue = hits.entry(key.to_owned()).or_default();
+        prune(queue, now, self.window);
+        queue.push_back(now);
+    }
+
+    /// Checks and counts in one step.
+    ///
+    /// # Errors
+    /// `RateLimited` when the window is full (the refused call is not counted).
+    pub fn hit(&self, key: &str) -> Result<(), ApiError> {
+        let now = Instant::now();
+        let mut hits = self.lock();
+        let queue = hits.entry(key.to_owned()).or_default();
+        self.check_queue(queue, now)?;
+        queue.push_back(now);
+        Ok(())
+    }
+
+    pub fn clear(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
+    fn check_queue(&self, queue: &mut VecDeque<Instant>, now: Instant) -> Result<(), ApiError> {
+        prune(queue, now, self.window);
+        if queue.len() < self.limit {
+            return Ok(());
+        }
+        let oldest = queue.front().copied().unwrap_or(now);
+        let wait = self.window.saturating_sub(now.duration_since(oldest));
+        Err(ApiError::RateLimited {
+            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.hits
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn prune(queue: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while queue
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        queue.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hit_after_the_limit_is_refused_with_a_retry_after() {
+        let limiter = SlidingWindow::new(3, Duration::from_secs(60));
+        for _ in 0..3 {
+            limiter.hit("k").unwrap();
+        }
+        match limiter.hit("k") {
+            Err(ApiError::RateLimited { retry_after_secs }) => {
+                assert!((59..=60).contains(&retry_after_secs))
+            }
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+        limiter.hit("other key").unwrap();
+    }
+
+    #[test]
+    fn hits_leave_the_window_after_it_passes() {
+        let limiter = SlidingWindow::new(1, Duration::from_millis(20));
+        limiter.hit("k").unwrap();
+        assert!(limiter.hit("k").is_err());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(limiter.hit("k").is_ok());
+    }
+
+    #[test]
+    fn check_does_not_count_and_record_does() {
+        let limiter = SlidingWindow::new(2, Duration::from_secs(60));
+        limiter.check("k").unwrap();
+        limiter.record("k");
+        limiter.record("k");
+        assert!(limiter.check("k").is_err());
+        limiter.clear("k");
+        assert!(limiter.check("k").is_ok());
+    }
+}

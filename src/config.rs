@@ -1,0 +1,392 @@
+//! Typed configuration read once from the environment.
+//!
+//! Every variable is validated at start; a bad value stops the server with one
+//! line naming the variable, so a typo never silently becomes a default.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./data/serene.db";
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
+const MIN_SECRET_BYTES: usize = 32;
+const MIN_BCRYPT_COST: u32 = 10;
+const MAX_BCRYPT_COST: u32 = 31;
+
+/// A configuration problem, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VibeBackendKind {
+    OpenAi,
+    Mock,
+    Rules,
+}
+
+impl VibeBackendKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OpenAi => "openai",
+            Self::Mock => "mock",
+            Self::Rules => "rules",
+        }
+    }
+}
+
+/// Where the JWT signing secret comes from.
+#[derive(Clone)]
+pub enum SecretSource {
+    /// `JWT_SECRET` was set.
+    Given(Vec<u8>),
+    /// Generated once and kept in a file of the data directory.
+    File(PathBuf),
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Given(_) => f.write_str("Given(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct OpenAiConfig {
+    pub api_key: Option<String>,
+    pub base_url: String,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for OpenAiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_path: PathBuf,
+    pub jwt_secret: SecretSource,
+    pub jwt_ttl: Duration,
+    pub cookie_secure: bool,
+    pub allowed_origins: Vec<String>,
+    pub trust_proxy: bool,
+    pub bcrypt_cost: u32,
+    pub host: IpAddr,
+    pub port: u16,
+    pub vibe_backend: VibeBackendKind,
+    pub openai: OpenAiConfig,
+    /// Vibe checks allowed per user and minute (AI endpoints and entry writes together).
+    pub vibe_checks_per_minute: u32,
+    /// Artificial delay of the mock backend; lets tests and benchmarks hold a request open.
+    pub mock_delay: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().collect())
+    }
+
+    /// Reads configuration from a map of variables (the environment, or a test's own map).
+    ///
+    /// # Errors
+    /// The first variable whose value is unusable, with the reason.
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let database_path = parse_database_url(get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))
+            .map_err(|m| ConfigError::new("DATABASE_URL", m))?;
+        let jwt_secret = match vars.get("JWT_SECRET").filter(|v| !v.is_empty()) {
+            Some(secret) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(ConfigError::new(
+                    "JWT_SECRET",
+                    format!(
+                        "must be at least {MIN_SECRET_BYTES} bytes long (got {})",
+                        secret.len()
+                    ),
+                ))
+            }
+            Some(secret) => SecretSource::Given(secret.as_bytes().to_vec()),
+            None => SecretSource::File(data_dir(&database_path).join("jwt_secret")),
+        };
+        let jwt_ttl_seconds: u64 =
+            parse_number(get("JWT_TTL_SECONDS"), "JWT_TTL_SECONDS", 7 * 24 * 3600)?;
+        if !(60..=366 * 24 * 3600).contains(&jwt_ttl_seconds) {
+            return Err(ConfigError::new(
+                "JWT_TTL_SECONDS",
+                "must be between 60 and 31622400 seconds",
+            ));
+        }
+        let cookie_secure = parse_bool(get("COOKIE_SECURE"), "COOKIE_SECURE", true)?;
+        let allowed_origins = match get("ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| parse_origin(o).map_err(|m| ConfigError::new("ALLOWED_ORIGINS", m)))
+                .collect::<Result<_, _>>()?,
+        };
+        let trust_proxy = parse_bool(get("TRUST_PROXY"), "TRUST_PROXY", false)?;
+        let bcrypt_cost: u32 = parse_number(get("BCRYPT_COST"), "BCRYPT_COST", 12)?;
+        if !(MIN_BCRYPT_COST..=MAX_BCRYPT_COST).contains(&bcrypt_cost) {
+            return Err(ConfigError::new(
+                "BCRYPT_COST",
+                format!("must be between {MIN_BCRYPT_COST} and {MAX_BCRYPT_COST}"),
+            ));
+        }
+        let host = match get("HOST") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some("localhost") => IpAddr::from([127, 0, 0, 1]),
+            Some(h) => h
+                .parse()
+                .map_err(|_| ConfigError::new("HOST", format!("'{h}' is not an IP address")))?,
+        };
+        let port: u16 = parse_number(get("PORT"), "PORT", 8080)?;
+
+        let api_key = get("OPENAI_API_KEY").map(str::to_owned);
+        let vibe_backend = match get("VIBE_BACKEND") {
+            None if api_key.is_some() => VibeBackendKind::OpenAi,
+            None => VibeBackendKind::Mock,
+            Some("openai") => VibeBackendKind::OpenAi,
+            Some("mock") => VibeBackendKind::Mock,
+            Some("rules") => VibeBackendKind::Rules,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "VIBE_BACKEND",
+                    format!("'{other}' is not one of openai, mock, rules"),
+                ))
+            }
+        };
+        let base_url = get("OPENAI_BASE_URL")
+            .unwrap_or(DEFAULT_OPENAI_BASE_URL)
+            .trim_end_matches('/')
+            .to_owned();
+        validate_base_url(&base_url).map_err(|m| ConfigError::new("OPENAI_BASE_URL", m))?;
+        if vibe_backend == VibeBackendKind::OpenAi
+            && api_key.is_none()
+            && base_url == DEFAULT_OPENAI_BASE_URL
+        {
+            return Err(ConfigError::new(
+                "OPENAI_API_KEY",
+                "must be set when VIBE_BACKEND=openai uses api.openai.com",
+            ));
+        }
+        let timeout_ms: u64 = parse_number(get("OPENAI_TIMEOUT_MS"), "OPENAI_TIMEOUT_MS", 10_000)?;
+        if !(100..=120_000).contains(&timeout_ms) {
+            return Err(ConfigError::new(
+                "OPENAI_TIMEOUT_MS",
+                "must be between 100 and 120000",
+            ));
+        }
+        let openai = OpenAiConfig {
+            api_key,
+            base_url,
+            model: get("OPENAI_MODEL")
+                .unwrap_or(DEFAULT_OPENAI_MODEL)
+                .to_owned(),
+            timeout: Duration::from_millis(timeout_ms),
+        };
+
+        Ok(Self {
+            database_path,
+            jwt_secret,
+            jwt_ttl: Duration::from_secs(jwt_ttl_seconds),
+            cookie_secure,
+            allowed_origins,
+            trust_proxy,
+            bcrypt_cost,
+            host,
+            port,
+            vibe_backend,
+            openai,
+            vibe_checks_per_minute: 30,
+            mock_delay: Duration::ZERO,
+        })
+    }
+
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+}
+
+/// The directory that holds the database file (and the generated secret).
+pub fn data_dir(database_path: &Path) -> PathBuf {
+    match database_path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Accepts `sqlite:///relative/path.db` (three slashes: relative, SQLAlchemy style),
+/// `sqlite:////abs/path.db` (four slashes: absolute) and a plain file path.
+fn parse_database_url(url: &str) -> Result<PathBuf, String> {
+    let path = if let Some(rest) = url.strip_prefix("sqlite:///") {
+        rest
+    } else if url.contains("://") || url.starts_with("sqlite:") {
+        return Err(format!(
+            "'{url}' is not a SQLite URL (use sqlite:///relative/path.db, sqlite:////absolute/path.db or a plain path)"
+        ));
+    } else {
+        url
+    };
+    if path.is_empty() || path.ends_with('/') || path == ":memory:" || path.contains('?') {
+        return Err(format!("'{url}' does not name a database file"));
+    }
+    Ok(PathBuf::from(path))
+}
+
+fn parse_origin(origin: &str) -> Result<String, String> {
+    let lower = origin.trim_end_matches('/').to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .ok_or_else(|| format!("'{origin}' must start with http:// or https://"))?;
+    if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
+        return Err(format!(
+            "'{origin}' is not an origin (scheme://host[:port])"
+        ));
+    }
+    Ok(lower)
+}
+
+fn validate_base_url(url: &str) -> Result<(), String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{url}' must start with http:// or https://"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(format!("'{url}' has no host"));
+    }
+    url.parse::<http::Uri>()
+        .map(|_| ())
+        .map_err(|_| format!("'{url}' is not a valid URL"))
+}
+
+fn parse_bool(
+    value: Option<&str>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match value.map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(other) => Err(ConfigError::new(
+            variable,
+            format!("'{other}' is not true or false"),
+        )),
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    value: Option<&str>,
+    variable: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError::new(variable, format!("'{v}' is not a valid number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::from_vars(&HashMap::new()).unwrap();
+        assert_eq!(config.database_path, PathBuf::from("./data/serene.db"));
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.bcrypt_cost, 12);
+        assert!(config.cookie_secure);
+        assert_eq!(config.vibe_backend, VibeBackendKind::Mock);
+        assert!(matches!(config.jwt_secret, SecretSource::File(_)));
+    }
+
+    #[test]
+    fn database_urls_with_three_and_four_slashes_and_plain_paths_are_accepted() {
+        let parse = |u| parse_database_url(u).unwrap();
+        assert_eq!(
+            parse("sqlite:///./data/serene.db"),
+            PathBuf::from("./data/serene.db")
+        );
+        assert_eq!(
+            parse("sqlite:////data/serene.db"),
+            PathBuf::from("/data/serene.db")
+        );
+        assert_eq!(parse("/tmp/x.db"), PathBuf::from("/tmp/x.db"));
+        assert!(parse_database_url("postgres://x/y").is_err());
+        assert!(parse_database_url("sqlite://x.db").is_err());
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let err = Config::from_vars(&vars(&[("JWT_SECRET", "short")])).unwrap_err();
+        assert_eq!(err.variable, "JWT_SECRET");
+    }
+
+    #[test]
+    fn a_bcrypt_cost_below_ten_is_refused() {
+        let err = Config::from_vars(&vars(&[("BCRYPT_COST", "9")])).unwrap_err();
+        assert_eq!(err.variable, "BCRYPT_COST");
+    }
+
+    #[test]
+    fn an_api_key_selects_openai_by_default() {
+        let config = Config::from_vars(&vars(&[("OPENAI_API_KEY", "sk-test")])).unwrap();
+        assert_eq!(config.vibe_backend, VibeBackendKind::OpenAi);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("COOKIE_SECURE", "maybe"),
+            ("TRUST_PROXY", "sure"),
+            ("HOST", "not-an-ip"),
+            ("VIBE_BACKEND", "gpt"),
+            ("ALLOWED_ORIGINS", "example.com"),
+            ("OPENAI_TIMEOUT_MS", "0"),
+            ("JWT_TTL_SECONDS", "-1"),
+            ("OPENAI_BASE_URL", "ftp://x"),
+        ] {
+            let err = Config::from_vars(&vars(&[(name, value)])).unwrap_err();
+            assert_eq!(err.variable, name, "{name}={value}");
+        }
+    }
+}

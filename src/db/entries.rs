@@ -1,0 +1,295 @@
+use rusqlite::{params, OptionalExtension, Row, ToSql};
+use serde::Serialize;
+
+use super::Database;
+use crate::clock::{format_millis, now_millis, Millis};
+use crate::domain::{Cursor, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
+use crate::error::ApiError;
+
+const COLUMNS: &str = "id, mood, tags, note, ai_response, created_at, updated_at";
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub mood: String,
+    pub tags: Tags,
+    pub note: String,
+    pub ai_response: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// The contract's entry object.
+#[derive(Serialize)]
+pub struct EntryJson<'a> {
+    id: &'a str,
+    mood: &'a str,
+    tags: &'a [String],
+    note: &'a str,
+    ai_response: Option<&'a str>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl Entry {
+    pub fn to_json(&self) -> EntryJson<'_> {
+        EntryJson {
+            id: &self.id,
+            mood: &self.mood,
+            tags: self.tags.as_slice(),
+            note: &self.note,
+            ai_response: self.ai_response.as_deref(),
+            created_at: format_millis(self.created_at),
+            updated_at: format_millis(self.updated_at),
+        }
+    }
+
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            created_at: self.created_at,
+            id: self.id.clone(),
+        }
+    }
+
+    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: row.get(0)?,
+            mood: row.get(1)?,
+            tags: Tags::from_stored(&row.get::<_, String>(2)?),
+            note: row.get(3)?,
+            ai_response: row.get(4)?,
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        })
+    }
+}
+
+/// A page of entries, newest first, and the cursor of the next page.
+pub struct Page {
+    pub entries: Vec<Entry>,
+    pub next_cursor: Option<Cursor>,
+}
+
+/// A change to apply: the new note's vibe check result travels with it.
+pub struct Update {
+    pub changes: EntryChanges,
+    /// `Some` when the note changed and the vibe check ran again.
+    pub ai_response: Option<Option<String>>,
+}
+
+/// Every query here names the owner in its `WHERE` clause.
+pub struct EntryStore<'a> {
+    db: &'a Database,
+}
+
+impl<'a> EntryStore<'a> {
+    pub(super) fn new(db: &'a Database) -> Self {
+        Self { db }
+    }
+
+    /// Stores a new entry created at `created_at`.
+    ///
+    /// # Errors
+    /// The write fails (for example, the user no longer exists).
+    pub async fn insert(
+        &self,
+        user_id: &str,
+        entry: &NewEntry,
+        ai_response: Option<String>,
+        created_at: Millis,
+    ) -> Result<Entry, ApiError> {
+        let row = Entry {
+            id: EntryId::new_random().as_str().to_owned(),
+            mood: entry.mood.as_str().to_owned(),
+            tags: entry.tags.clone(),
+            note: entry.note.as_str().to_owned(),
+            ai_response,
+            created_at,
+            updated_at: created_at,
+        };
+        let user_id = user_id.to_owned();
+        let stored = row.clone();
+        self.db
+            .writer()
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )?
+                .execute(params![
+                    stored.id,
+                    user_id,
+                    stored.mood,
+                    stored.tags.to_stored(),
+                    stored.note,
+                    stored.ai_response,
+                    stored.created_at,
+                    stored.updated_at
+                ])
+            })
+            .await?;
+        Ok(row)
+    }
+
+    /// # Errors
+    /// The database does not answer.
+    pub async fn get(&self, user_id: &str, id: &EntryId) -> Result<Option<Entry>, ApiError> {
+        let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM entries WHERE id = ?1 AND user_id = ?2"
+                ))?
+                .query_row([id, user_id], Entry::from_row)
+                .optional()
+            })
+            .await?)
+    }
+
+    /// One page, newest first, by keyset over `(created_at, id)`.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn list(&self, user_id: &str, query: &ListQuery) -> Result<Page, ApiError> {
+        let mut sql = format!("SELECT {COLUMNS} FROM entries WHERE user_id = ?1");
+        let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
+        if let Some(from) = query.from {
+            args.push(Box::new(from));
+            sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
+        }
+        if let Some(to) = query.to {
+            args.push(Box::new(to));
+            sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
+        }
+        if let Some(cursor) = &query.cursor {
+            args.push(Box::new(cursor.created_at));
+            args.push(Box::new(cursor.id.clone()));
+            sql.push_str(&format!(
+                " AND (created_at, id) < (?{}, ?{})",
+                args.len() - 1,
+                args.len()
+            ));
+        }
+        let limit = query.limit as usize;
+        args.push(Box::new(limit as i64 + 1));
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ?{}",
+            args.len()
+        ));
+
+        let mut entries = self
+            .db
+            .reader()
+            .call(move |conn| {
+                let params: Vec<&dyn ToSql> =
+                    args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
+                conn.prepare_cached(&sql)?
+                    .query_map(params.as_slice(), Entry::from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?;
+        let next_cursor = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(Entry::cursor)
+        } else {
+            None
+        };
+        Ok(Page {
+            entries,
+            next_cursor,
+        })
+    }
+
+    /// Applies changes; `updated_at` always moves forward, even within one millisecond.
+    ///
+    /// # Errors
+    /// The write fails. `Ok(None)` when the entry is not the user's.
+    pub async fn update(
+        &self,
+        user_id: &str,
+        id: &EntryId,
+        update: Update,
+    ) -> Result<Option<Entry>, ApiError> {
+        let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
+        let now = now_millis();
+        Ok(self
+            .db
+            .writer()
+            .call(move |conn| {
+                let Update {
+                    changes,
+                    ai_response,
+                } = update;
+                let replace_ai = ai_response.is_some();
+                conn.prepare_cached(&format!(
+                    "UPDATE entries SET
+                        mood = coalesce(?1, mood),
+                        tags = coalesce(?2, tags),
+                        note = coalesce(?3, note),
+                        ai_response = CASE WHEN ?4 THEN ?5 ELSE ai_response END,
+                        updated_at = max(?6, updated_at + 1)
+                     WHERE id = ?7 AND user_id = ?8
+                     RETURNING {COLUMNS}"
+                ))?
+                .query_row(
+                    params![
+                        changes.mood.as_ref().map(|m| m.as_str()),
+                        changes.tags.as_ref().map(Tags::to_stored),
+                        changes.note.as_ref().map(|n| n.as_str()),
+                        replace_ai,
+                        ai_response.flatten(),
+                        now,
+                        id,
+                        user_id
+                    ],
+                    Entry::from_row,
+                )
+                .optional()
+            })
+            .await?)
+    }
+
+    /// # Errors
+    /// The write fails. `Ok(false)` when the entry is not the user's.
+    pub async fn delete(&self, user_id: &str, id: &EntryId) -> Result<bool, ApiError> {
+        let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
+        let deleted = self
+            .db
+            .writer()
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
+                    .execute([id, user_id])
+            })
+            .await?;
+        Ok(deleted > 0)
+    }
+
+    /// Entries per mood within `[start, end)`, by one range scan of the index.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn count_moods(
+        &self,
+        user_id: &str,
+        week: &WeekQuery,
+    ) -> Result<Vec<(String, i64)>, ApiError> {
+        let (user_id, start, end) = (user_id.to_owned(), week.start, week.end);
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT mood, count(*) FROM entries
+                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                     GROUP BY mood ORDER BY mood",
+                )?
+                .query_map(params![user_id, start, end], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+            })
+            .await?)
+    }
+}

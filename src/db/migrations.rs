@@ -1,0 +1,31 @@
+//! Numbered migrations from `sql/`, applied in one transaction at start; the
+//! schema version lives in `PRAGMA user_version`.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../sql/0001_init.sql")];
+
+/// Applies the migrations the database has not seen yet.
+///
+/// # Errors
+/// A migration fails (nothing is applied then), or the database is newer than this binary.
+pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(rusqlite::Error::ToSqlConversionFailure(
+            format!(
+                "database schema version {current} is newer than this binary knows ({})",
+                MIGRATIONS.len()
+            )
+            .into(),
+        ));
+    }
+    for sql in &MIGRATIONS[current..] {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len() as i64)?;
+    tx.commit()?;
+    Ok(())
+}

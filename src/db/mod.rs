@@ -1,0 +1,168 @@
+//! SQLite storage: one writer connection (writes are serialised anyway) and a
+//! few read-only connections so reads never queue behind a write.
+
+mod entries;
+mod migrations;
+mod revocations;
+mod users;
+
+pub use entries::{Entry, EntryJson, EntryStore, Page, Update};
+pub use revocations::RevocationStore;
+pub use users::{User, UserStore};
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use rusqlite::OpenFlags;
+use tokio_rusqlite::Connection;
+
+/// Errors of opening the database, phrased for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot prepare the database {path}: {source}")]
+    Setup {
+        path: PathBuf,
+        source: tokio_rusqlite::Error,
+    },
+}
+
+#[derive(Clone)]
+pub struct Database {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Connection,
+    readers: Vec<Connection>,
+    next_reader: AtomicUsize,
+}
+
+impl Database {
+    /// Opens (creating if needed) the database, applies migrations and opens the readers.
+    ///
+    /// # Errors
+    /// The directory or file cannot be created or opened, or a migration fails.
+    pub async fn open(path: &Path, readers: usize) -> Result<Self, OpenError> {
+        let dir = crate::config::data_dir(path);
+        std::fs::create_dir_all(&dir).map_err(|source| OpenError::CreateDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let open_err = |source: rusqlite::Error| OpenError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let setup_err = |source: tokio_rusqlite::Error| OpenError::Setup {
+            path: path.to_path_buf(),
+            source,
+        };
+        let writer = Connection::open(path).await.map_err(open_err)?;
+        writer
+            .call(|conn| {
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                configure(conn)?;
+                // Deleted journal text is overwritten, not left in free pages.
+                conn.pragma_update(None, "secure_delete", "ON")?;
+                migrations::apply(conn)
+            })
+            .await
+            .map_err(setup_err)?;
+
+        let mut reader_connections = Vec::with_capacity(readers.max(1));
+        for _ in 0..readers.max(1) {
+            let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let reader = Connection::open_with_flags(path, flags)
+                .await
+                .map_err(open_err)?;
+            reader
+                .call(|conn| configure(conn))
+                .await
+                .map_err(setup_err)?;
+            reader_connections.push(reader);
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer,
+                readers: reader_connections,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub(crate) fn writer(&self) -> &Connection {
+        &self.inner.writer
+    }
+
+    pub(crate) fn reader(&self) -> &Connection {
+        let readers = &self.inner.readers;
+        let index = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
+        &readers[index]
+    }
+
+    pub fn users(&self) -> UserStore<'_> {
+        UserStore::new(self)
+    }
+
+    pub fn entries(&self) -> EntryStore<'_> {
+        EntryStore::new(self)
+    }
+
+    pub fn revocations(&self) -> RevocationStore<'_> {
+        RevocationStore::new(self)
+    }
+
+    /// A real round trip through a reader, for the health check.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn ping(&self) -> Result<(), tokio_rusqlite::Error> {
+        self.reader()
+            .call(|conn| conn.query_row("SELECT count(*) FROM users WHERE 0", [], |_| Ok(())))
+            .await
+    }
+
+    /// The SQLite library version linked in.
+    pub fn sqlite_version() -> &'static str {
+        rusqlite::version()
+    }
+
+    /// Copies the live database to `target` through SQLite's online backup API.
+    ///
+    /// # Errors
+    /// The copy fails; a partial file may then be left behind.
+    pub async fn backup_to(&self, target: PathBuf) -> Result<(), tokio_rusqlite::Error> {
+        self.writer()
+            .call(move |conn| {
+                conn.backup(rusqlite::MAIN_DB, &target, None)?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+/// Settings every connection needs; PRAGMAs are per connection, not per file.
+fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    // FULL: an acknowledged write survives power loss, not just a crash.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}

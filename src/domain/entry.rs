@@ -1,0 +1,334 @@
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::{required_str, FieldErrors};
+use crate::error::ApiError;
+
+const MAX_MOOD_CHARS: usize = 32;
+const MAX_TAG_CHARS: usize = 32;
+const MAX_TAGS: usize = 10;
+pub const MIN_NOTE_CHARS: usize = 50;
+const MAX_NOTE_CHARS: usize = 10_000;
+
+/// Trimmed, lower-cased, 1..=32 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mood(String);
+
+impl Mood {
+    /// # Errors
+    /// A message for the `mood` field.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mood = raw.trim();
+        match mood.chars().count() {
+            0 => Err("must not be empty".into()),
+            n if n > MAX_MOOD_CHARS => Err(format!("must be at most {MAX_MOOD_CHARS} characters")),
+            _ => Ok(Self(mood.to_lowercase())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 10 distinct tags, each trimmed and 1..=32 characters, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Tags(Vec<String>);
+
+impl Tags {
+    /// Missing or `null` means no tags.
+    ///
+    /// # Errors
+    /// A message for the `tags` field.
+    pub fn parse(raw: Option<&Value>) -> Result<Self, String> {
+        let items = match raw {
+            None | Some(Value::Null) => return Ok(Self::default()),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err("must be an array of strings".into()),
+        };
+        let mut tags: Vec<String> = Vec::with_capacity(items.len());
+        for item in items {
+            let Value::String(tag) = item else {
+                return Err("must be an array of strings".into());
+            };
+            let tag = tag.trim();
+            match tag.chars().count() {
+                0 => return Err("each tag must not be empty".into()),
+                n if n > MAX_TAG_CHARS => {
+                    return Err(format!(
+                        "each tag must be at most {MAX_TAG_CHARS} characters"
+                    ))
+                }
+                _ => {}
+            }
+            if !tags.iter().any(|t| t == tag) {
+                tags.push(tag.to_owned());
+            }
+        }
+        if tags.len() > MAX_TAGS {
+            return Err(format!("must hold at most {MAX_TAGS} tags"));
+        }
+        Ok(Self(tags))
+    }
+
+    /// Tags as stored (a JSON array); anything unreadable counts as no tags.
+    pub fn from_stored(json: &str) -> Self {
+        Self(serde_json::from_str(json).unwrap_or_default())
+    }
+
+    pub fn to_stored(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".into())
+    }
+
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+/// Trimmed text of 50..=10,000 Unicode characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Note(String);
+
+impl Note {
+    /// # Errors
+    /// A message for the `note` field.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let note = raw.trim();
+        match note.chars().count() {
+            n if n < MIN_NOTE_CHARS => Err(format!("must be at least {MIN_NOTE_CHARS} characters")),
+            n if n > MAX_NOTE_CHARS => Err(format!("must be at most {MAX_NOTE_CHARS} characters")),
+            _ => Ok(Self(note.to_owned())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A UUID in its canonical lower-case form. Anything else is "not found", never a 422,
+/// so a malformed id looks like someone else's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryId(String);
+
+impl EntryId {
+    /// # Errors
+    /// `NotFound` when the text is not a UUID.
+    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+        Uuid::parse_str(raw)
+            .map(|id| Self(id.hyphenated().to_string()))
+            .map_err(|_| ApiError::NotFound)
+    }
+
+    pub fn new_random() -> Self {
+        Self(Uuid::new_v4().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The `note` of a vibe-check body: any string up to the note limit (short or
+/// gibberish notes are the pipeline's to skip, not errors).
+///
+/// # Errors
+/// 422 when missing, not a string, or longer than 10,000 characters.
+pub fn required_note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
+    let note = required_str(body, "note").map_err(|m| ApiError::field("note", m))?;
+    if note.trim().chars().count() > MAX_NOTE_CHARS {
+        return Err(ApiError::field(
+            "note",
+            format!("must be at most {MAX_NOTE_CHARS} characters"),
+        ));
+    }
+    Ok(note.to_owned())
+}
+
+/// A valid `POST /api/entries` body. Fields other than these three are ignored.
+#[derive(Debug)]
+pub struct NewEntry {
+    pub mood: Mood,
+    pub tags: Tags,
+    pub note: Note,
+}
+
+impl NewEntry {
+    /// # Errors
+    /// 422 naming each bad field.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        let mut errors = FieldErrors::default();
+        let mood = errors.take("mood", required_str(body, "mood").and_then(Mood::parse));
+        let tags = errors.take("tags", Tags::parse(body.get("tags")));
+        let note = errors.take("note", required_str(body, "note").and_then(Note::parse));
+        errors.into_result()?;
+        match (mood, tags, note) {
+            (Some(mood), Some(tags), Some(note)) => Ok(Self { mood, tags, note }),
+            _ => Err(ApiError::internal("entry parsed without values")),
+        }
+    }
+}
+
+/// A valid `PUT /api/entries/{id}` body: a non-empty subset of mood, tags and note.
+#[derive(Debug, Default)]
+pub struct EntryChanges {
+    pub mood: Option<Mood>,
+    pub tags: Option<Tags>,
+    pub note: Option<Note>,
+}
+
+impl EntryChanges {
+    /// `"tags": null` clears the tags; `"mood": null` or `"note": null` are errors.
+    ///
+    /// # Errors
+    /// 422 naming each bad field, or when none of the three is present.
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+        if !["mood", "tags", "note"]
+            .iter()
+            .any(|f| body.contains_key(*f))
+        {
+            return Err(ApiError::field(
+                "body",
+                "must contain at least one of mood, tags, note",
+            ));
+        }
+        let mut errors = FieldErrors::default();
+        let mut changes = Self::default();
+        if body.contains_key("mood") {
+            changes.mood = errors.take("mood", required_str(body, "mood").and_then(Mood::parse));
+        }
+        if body.contains_key("tags") {
+            changes.tags = errors.take("tags", Tags::parse(body.get("tags")));
+        }
+        if body.contains_key("note") {
+            changes.note = errors.take("note", required_str(body, "note").and_then(Note::parse));
+        }
+        errors.into_result()?;
+        Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn body(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap()
+    }
+
+    fn fields_of(err: ApiError) -> Vec<&'static str> {
+        match err {
+            ApiError::Validation(fields) => fields.keys().copied().collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_mood_is_trimmed_and_lower_cased() {
+        assert_eq!(Mood::parse("  Happy ").unwrap().as_str(), "happy");
+    }
+
+    #[test]
+    fn a_mood_of_spaces_only_is_rejected() {
+        assert!(Mood::parse("   ").is_err());
+    }
+
+    #[test]
+    fn a_mood_of_33_characters_is_rejected_and_32_accepted() {
+        assert!(Mood::parse(&"m".repeat(33)).is_err());
+        assert!(Mood::parse(&"m".repeat(32)).is_ok());
+    }
+
+    #[test]
+    fn a_note_of_49_characters_is_rejected_and_50_accepted() {
+        assert!(Note::parse(&"a".repeat(49)).is_err());
+        assert!(Note::parse(&"a".repeat(50)).is_ok());
+    }
+
+    #[test]
+    fn surrounding_spaces_do_not_count_towards_the_note_length() {
+        assert!(Note::parse(&format!("   {}   ", "a".repeat(49))).is_err());
+    }
+
+    #[test]
+    fn a_note_of_50_multibyte_characters_is_accepted() {
+        assert!(Note::parse(&"é".repeat(50)).is_ok());
+        assert!(Note::parse(&"😊".repeat(50)).is_ok());
+    }
+
+    #[test]
+    fn a_note_of_10001_characters_is_rejected_and_10000_accepted() {
+        assert!(Note::parse(&"a".repeat(10_001)).is_err());
+        assert!(Note::parse(&"a".repeat(10_000)).is_ok());
+    }
+
+    #[test]
+    fn tags_are_trimmed_and_deduplicated_in_order() {
+        let tags = Tags::parse(Some(&json!([" work ", "sleep", "work", "family"]))).unwrap();
+        assert_eq!(tags.as_slice(), ["work", "sleep", "family"]);
+    }
+
+    #[test]
+    fn missing_or_null_tags_are_empty() {
+        assert!(Tags::parse(None).unwrap().as_slice().is_empty());
+        assert!(Tags::parse(Some(&Value::Null))
+            .unwrap()
+            .as_slice()
+            .is_empty());
+    }
+
+    #[test]
+    fn eleven_tags_are_rejected_and_ten_accepted() {
+        let ten: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+        assert!(Tags::parse(Some(&json!(ten))).is_ok());
+        assert!(Tags::parse(Some(&json!(eleven))).is_err());
+    }
+
+    #[test]
+    fn a_tag_of_33_characters_or_an_empty_tag_is_rejected() {
+        assert!(Tags::parse(Some(&json!(["t".repeat(33)]))).is_err());
+        assert!(Tags::parse(Some(&json!(["t".repeat(32)]))).is_ok());
+        assert!(Tags::parse(Some(&json!(["  "]))).is_err());
+    }
+
+    #[test]
+    fn tags_that_are_not_an_array_of_strings_are_rejected() {
+        assert!(Tags::parse(Some(&json!("work"))).is_err());
+        assert!(Tags::parse(Some(&json!([1, 2]))).is_err());
+    }
+
+    #[test]
+    fn every_bad_field_of_a_new_entry_is_named() {
+        let err = NewEntry::parse(&body(json!({"mood": "", "tags": "x", "note": 5}))).unwrap_err();
+        assert_eq!(fields_of(err), ["mood", "note", "tags"]);
+    }
+
+    #[test]
+    fn unknown_fields_of_a_new_entry_are_ignored() {
+        let entry = NewEntry::parse(&body(json!({
+            "mood": "Calm", "note": "n".repeat(60), "id": "x", "user_id": "y", "ai_response": "z"
+        })))
+        .unwrap();
+        assert_eq!(entry.mood.as_str(), "calm");
+    }
+
+    #[test]
+    fn changes_need_at_least_one_known_field() {
+        assert!(EntryChanges::parse(&body(json!({}))).is_err());
+        assert!(EntryChanges::parse(&body(json!({"id": "x"}))).is_err());
+        let changes = EntryChanges::parse(&body(json!({"mood": "sad"}))).unwrap();
+        assert!(changes.mood.is_some() && changes.note.is_none() && changes.tags.is_none());
+    }
+
+    #[test]
+    fn an_entry_id_must_be_a_uuid_and_is_normalised() {
+        assert!(matches!(
+            EntryId::parse("not-a-uuid"),
+            Err(ApiError::NotFound)
+        ));
+        let id = EntryId::parse("6F9619FF-8B86-4011-B42D-00C04FC964FF").unwrap();
+        assert_eq!(id.as_str(), "6f9619ff-8b86-4011-b42d-00c04fc964ff");
+    }
+}

@@ -1,0 +1,122 @@
+//! The one error type every handler returns, and its JSON answer.
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error answered to the client. `Display` is the text safe to show a user;
+/// an `Internal` error's cause is logged once and never answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("Request body is not a valid JSON object")]
+    InvalidJson,
+    #[error("Authentication required")]
+    Unauthenticated,
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    #[error("Cross-site request rejected")]
+    CsrfRejected,
+    #[error("Not found")]
+    NotFound,
+    #[error("Method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("An account with this email already exists")]
+    EmailTaken,
+    #[error("Request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("Request body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("Some fields are invalid")]
+    Validation(BTreeMap<&'static str, String>),
+    #[error("Too many attempts, try again later")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("Service unavailable")]
+    ServiceUnavailable(#[source] BoxError),
+    #[error("Internal server error")]
+    Internal(#[source] BoxError),
+}
+
+impl ApiError {
+    pub fn internal(err: impl Into<BoxError>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// A validation error about a single field.
+    pub fn field(name: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(name, message.into())]))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidJson => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Self::CsrfRejected => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidJson => "INVALID_JSON",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::CsrfRejected => "CSRF_REJECTED",
+            Self::NotFound => "NOT_FOUND",
+            Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            Self::EmailTaken => "EMAIL_TAKEN",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The JSON body: `{"error", "code"}` plus `fields` for validation errors.
+    pub fn body(&self) -> serde_json::Value {
+        let mut body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        if let Self::Validation(fields) = self {
+            body["fields"] = serde_json::json!(fields);
+        }
+        body
+    }
+
+    /// The full cause chain, for the server log only.
+    pub fn cause_chain(&self) -> Option<String> {
+        let source = match self {
+            Self::Internal(e) | Self::ServiceUnavailable(e) => e.as_ref(),
+            _ => return None,
+        };
+        let mut chain = source.to_string();
+        let mut next = source.source();
+        while let Some(cause) = next {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        Some(chain)
+    }
+}
+
+impl From<tokio_rusqlite::Error> for ApiError {
+    fn from(err: tokio_rusqlite::Error) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(err: rusqlite::Error) -> Self {
+        Self::Internal(Box::new(err))
+    }
+}

@@ -1,0 +1,188 @@
+//! Binding, the accept loop and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::auth::password::PasswordHasher;
+use crate::auth::secret;
+use crate::auth::session::RevocationList;
+use crate::auth::token::TokenKeys;
+use crate::config::Config;
+use crate::db::{Database, OpenError};
+use crate::http::router::Router;
+use crate::http::service;
+use crate::state::{AppState, RateLimits};
+use crate::vibe::{self, VibePipeline};
+
+/// Slow or idle clients lose their connection after this long without a full request head.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// In-flight requests get this long to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// Pause after a failed `accept()` (for example, too many open files).
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+const READER_CONNECTIONS: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] OpenError),
+    #[error("cannot read or create the JWT secret: {0}")]
+    Secret(std::io::Error),
+    #[error("cannot load revoked sessions: {0}")]
+    Revocations(tokio_rusqlite::Error),
+    #[error("cannot set up the AI backend: {0}")]
+    Vibe(vibe::BackendError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    router: Arc<Router>,
+}
+
+impl Application {
+    /// Opens the database, loads secrets and binds the listener (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// Anything that keeps the server from starting, phrased for the operator.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with_router(config, api::router()).await
+    }
+
+    /// As [`Application::build`], with a route table of the caller's (tests add routes).
+    ///
+    /// # Errors
+    /// As [`Application::build`].
+    pub async fn build_with_router(config: Config, router: Router) -> Result<Self, StartError> {
+        let db = Database::open(&config.database_path, READER_CONNECTIONS).await?;
+        let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
+        let revocations = RevocationList::load(&db)
+            .await
+            .map_err(StartError::Revocations)?;
+        let backend = vibe::backend_from_config(&config).map_err(StartError::Vibe)?;
+        let addr = config.socket_addr();
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let state = AppState {
+            tokens: TokenKeys::new(&secret, config.jwt_ttl),
+            passwords: PasswordHasher::new(config.bcrypt_cost),
+            limits: RateLimits::new(config.vibe_checks_per_minute),
+            vibe: VibePipeline::new(backend, config.openai.timeout),
+            revocations,
+            db,
+            config,
+        };
+        Ok(Self {
+            listener,
+            state: Arc::new(state),
+            router: Arc::new(router),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.socket_addr())
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish
+    /// (for at most a grace period) and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) {
+        let state = &self.state;
+        let backend = state.vibe.backend();
+        tracing::info!(
+            version = env!("CARGO_PKG_VERSION"),
+            address = %self.local_addr(),
+            database = %state.db.path().display(),
+            sqlite = Database::sqlite_version(),
+            ai_backend = backend.name(),
+            ai_model = backend.model().unwrap_or("-"),
+            "Serene is listening"
+        );
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(true);
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::error!(error = %err, "accept failed; retrying");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let state = Arc::clone(&self.state);
+            let router = Arc::clone(&self.router);
+            let service = service_fn(move |request| {
+                service::handle(Arc::clone(&state), Arc::clone(&router), peer, request)
+            });
+            let connection = http.serve_connection(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::debug!(error = %err, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        tracing::info!("shutting down; waiting for in-flight requests");
+        tokio::select! {
+            () = graceful.shutdown() => tracing::info!("all connections closed"),
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => tracing::warn!("grace period over; closing remaining connections"),
+        }
+    }
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,79 @@
+//! The vibe check: a short supportive reply to a journal note.
+//!
+//! One [`VibePipeline`] stands in front of every backend: eligibility, the crisis
+//! guardrail, the backend call and the output check, always in that order.
+
+pub mod gibberish;
+pub mod guardrail;
+pub mod mock;
+pub mod openai;
+pub mod output;
+pub mod pipeline;
+pub mod rules;
+
+pub use pipeline::{VibePipeline, VibeResult, VibeStatus};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::config::{Config, VibeBackendKind};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a backend is asked about.
+#[derive(Debug, Clone, Copy)]
+pub struct VibeRequest<'a> {
+    pub note: &'a str,
+    pub mood: Option<&'a str>,
+}
+
+/// Why a backend gave no reply. Never carries the note.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("backend timed out")]
+    Timeout,
+    #[error("backend answered status {0}")]
+    Status(u16),
+    #[error("backend connection failed: {0}")]
+    Connection(String),
+    #[error("backend answer unusable: {0}")]
+    Unusable(&'static str),
+}
+
+/// A source of replies. Streaming backends send pieces of the reply to `deltas`
+/// as they arrive; all return the whole reply.
+pub trait VibeCheck: Send + Sync {
+    fn name(&self) -> &'static str;
+
+    fn model(&self) -> Option<&str> {
+        None
+    }
+
+    fn reply<'a>(
+        &'a self,
+        request: VibeRequest<'a>,
+        deltas: Option<mpsc::Sender<String>>,
+    ) -> BoxFuture<'a, Result<String, BackendError>>;
+}
+
+/// The backend `VIBE_BACKEND` names.
+///
+/// # Errors
+/// The OpenAI client cannot be built (no TLS roots, bad URL).
+pub fn backend_from_config(config: &Config) -> Result<Arc<dyn VibeCheck>, BackendError> {
+    Ok(match config.vibe_backend {
+        VibeBackendKind::OpenAi => Arc::new(openai::OpenAiBackend::new(&config.openai)?),
+        VibeBackendKind::Mock => Arc::new(mock::MockBackend::new(config.mock_delay)),
+        VibeBackendKind::Rules => Arc::new(rules::RulesBackend),
+    })
+}
+
+/// A small, stable hash for picking among templates deterministically.
+pub(crate) fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -104,10 +104,9 @@ fn healthcheck() -> ExitCode {
         Ok(runtime) => runtime,
         Err(code) => return code,
     };
-    match runtime.block_on(tokio::time::timeout(
-        HEALTHCHECK_TIMEOUT,
-        health_status(addr),
-    )) {
+    let checked = runtime
+        .block_on(async { tokio::time::timeout(HEALTHCHECK_TIMEOUT, health_status(addr)).await });
+    match checked {
         Ok(Ok(200)) => ExitCode::SUCCESS,
         Ok(Ok(status)) => {
             eprintln!("serene: health check answered {status}");

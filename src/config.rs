@@ -225,7 +225,11 @@ impl Config {
             vibe_backend,
             openai,
             vibe_checks_per_minute: 30,
-            mock_delay: Duration::ZERO,
+            mock_delay: Duration::from_millis(parse_number(
+                get("MOCK_DELAY_MS"),
+                "MOCK_DELAY_MS",
+                0,
+            )?),
         })
     }
 

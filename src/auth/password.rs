@@ -10,6 +10,9 @@ use crate::error::ApiError;
 
 /// The salt and digest of a real bcrypt hash; with the configured cost put in
 /// front it makes a hash no password matches, verified at full cost.
+/// bcrypt reads at most this many bytes of a password.
+const MAX_BCRYPT_BYTES: usize = 72;
+
 const DUMMY_HASH_TAIL: &str = "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
 
 pub struct PasswordHasher {
@@ -36,8 +39,16 @@ impl PasswordHasher {
     /// Only on an internal failure of the blocking pool or of bcrypt.
     pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
         let plain = password.as_str().to_owned();
+        if plain.len() > MAX_BCRYPT_BYTES {
+            return Err(ApiError::internal(
+                "password longer than bcrypt reads reached hashing",
+            ));
+        }
         let cost = self.cost;
-        self.run(move || bcrypt::non_truncating_hash(plain, cost).map_err(ApiError::internal))
+        // `non_truncating_hash` also refuses exactly 72 bytes (bcrypt then drops only the
+        // C string terminator, not a password byte); the contract allows 72, and the
+        // guard above makes sure no byte of the password is ever cut.
+        self.run(move || bcrypt::hash(plain, cost).map_err(ApiError::internal))
             .await?
     }
 
@@ -59,7 +70,7 @@ impl PasswordHasher {
         let matches = self
             .run(move || bcrypt::verify(plain.as_bytes(), &hash).unwrap_or(false))
             .await?;
-        Ok(exists && matches && password.len() <= 72)
+        Ok(exists && matches && password.len() <= MAX_BCRYPT_BYTES)
     }
 
     async fn run<T: Send + 'static>(

@@ -1,0 +1,10 @@
+//! One test binary: each module covers one area of the contract.
+
+mod analytics;
+mod auth;
+mod entries;
+mod helpers;
+mod http_errors;
+mod process;
+mod tokens;
+mod vibe;

@@ -1,0 +1,248 @@
+//! The binary as an operator runs it: start-up errors, signals, CLI commands.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{note, PASSWORD, TEST_SECRET};
+
+const BIN: &str = env!("CARGO_BIN_EXE_serene");
+
+fn serene(dir: &Path, envs: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", dir.join("serene.db"))
+        .env("BCRYPT_COST", "10")
+        .env("JWT_SECRET", TEST_SECRET)
+        .envs(envs.iter().copied());
+    command
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut all: Vec<(&str, &str)> = vec![("PORT", &port_text)];
+    all.extend_from_slice(envs);
+    let child = serene(dir, &all)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    (child, address)
+}
+
+async fn wait_healthy(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(response) = reqwest::get(format!("{address}/api/health")).await {
+            if response.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("server at {address} never became healthy");
+}
+
+fn stderr_of(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn bad_configuration_stops_the_start_with_one_line_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, value) in [
+        ("JWT_SECRET", "too-short"),
+        ("PORT", "http"),
+        ("BCRYPT_COST", "4"),
+        ("COOKIE_SECURE", "perhaps"),
+        ("DATABASE_URL", "postgres://db/serene"),
+        ("VIBE_BACKEND", "gpt"),
+        ("OPENAI_TIMEOUT_MS", "soon"),
+        ("RUST_LOG", "serene=loud[["),
+    ] {
+        let output = serene(dir.path(), &[(name, value)]).output().unwrap();
+        assert!(
+            !output.status.success(),
+            "{name}={value} must stop the start"
+        );
+        let stderr = stderr_of(&output);
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(name), "{name}: {stderr}");
+    }
+}
+
+#[test]
+fn version_and_help_answer_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = serene(dir.path(), &[]).arg("--version").output().unwrap();
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("serene "));
+    let help = serene(dir.path(), &[]).arg("--help").output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("healthcheck"));
+    let unknown = serene(dir.path(), &[])
+        .arg("--frobnicate")
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+}
+
+#[tokio::test]
+async fn the_default_start_creates_the_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port().to_string();
+    let mut child = serene(dir.path(), &[("PORT", &port)])
+        .env_remove("DATABASE_URL")
+        .env_remove("JWT_SECRET")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_healthy(&format!("http://127.0.0.1:{port}")).await;
+    assert!(dir.path().join("data/serene.db").exists());
+    assert!(dir.path().join("data/jwt_secret").exists());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn healthcheck_exits_zero_for_a_healthy_server_and_non_zero_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start(dir.path(), &[]);
+    wait_healthy(&address).await;
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let ok = serene(dir.path(), &[("PORT", &port)])
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert!(ok.status.success(), "{}", stderr_of(&ok));
+    let _ = child.kill();
+    let _ = child.wait();
+    let started = Instant::now();
+    let down = serene(dir.path(), &[("PORT", &port)])
+        .arg("healthcheck")
+        .output()
+        .unwrap();
+    assert!(!down.status.success());
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn backup_copies_the_live_database_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start(dir.path(), &[]);
+    wait_healthy(&address).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{address}/api/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let target = dir.path().join("backup.db");
+    let output = serene(dir.path(), &[])
+        .arg("backup")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    let copy = rusqlite::Connection::open(&target).unwrap();
+    let users: i64 = copy
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(users, 1);
+    let check: String = copy
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+
+    let again = serene(dir.path(), &[])
+        .arg("backup")
+        .arg(&target)
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(stderr_of(&again).contains("exists"));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_lets_a_slow_request_finish_then_exits_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, address) = start(dir.path(), &[("MOCK_DELAY_MS", "1500")]);
+    wait_healthy(&address).await;
+    let client = reqwest::Client::new();
+    let response = client
+        .post(format!("{address}/api/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let slow = tokio::spawn({
+        let client = client.clone();
+        let address = address.clone();
+        let cookie = cookie.clone();
+        async move {
+            client
+                .post(format!("{address}/api/entries"))
+                .header("cookie", cookie)
+                .json(&json!({"mood": "calm", "note": note("A slow entry written just before the shutdown.")}))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+
+    let response = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
+    assert_eq!(response.status(), 201);
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+
+    let conn = rusqlite::Connection::open(dir.path().join("serene.db")).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(check, "ok");
+    let entries: i64 = conn
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(entries, 1);
+}

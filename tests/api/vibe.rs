@@ -1,0 +1,496 @@
+use std::time::Duration;
+
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+use wiremock::matchers::{bearer_token, body_partial_json, header as has_header, method, path};
+use wiremock::{Mock, Request, ResponseTemplate};
+
+use crate::helpers::{
+    assert_error, note, spawn_app, spawn_app_with, spawn_app_with_openai, TestApp,
+};
+
+const DISCLAIMER: &str =
+    "If you're feeling unsafe or overwhelmed, please consider reaching out to someone you trust or a local support service.";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("fixture")
+}
+
+fn json_fixture(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(fixture(name), "application/json")
+}
+
+fn stream_fixture(name: &str) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_raw(fixture(name), "text/event-stream")
+}
+
+async fn vibe(app: &TestApp, cookie: &str, text: &str) -> Value {
+    let response = app
+        .post_json("/api/ai/vibe-check", &json!({"note": text}), Some(cookie))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+fn unavailable() -> Value {
+    json!({"status": "unavailable", "response": null})
+}
+
+#[tokio::test]
+async fn the_mock_backend_answers_ok_offline() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let result = vibe(&app, &cookie, &note("Had a lovely dinner with friends.")).await;
+    assert_eq!(result["status"], "ok");
+    assert!(result["response"].as_str().is_some_and(|r| !r.is_empty()));
+}
+
+#[tokio::test]
+async fn the_rules_backend_answers_ok_without_a_model() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("VIBE_BACKEND".into(), "rules".into());
+    })
+    .await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    assert_eq!(
+        vibe(&app, &cookie, &note("Anxious about the deadline at work.")).await["status"],
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn short_empty_and_gibberish_notes_are_skipped() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    for text in [
+        "",
+        "fine",
+        "asdfghjkl asdfghjkl asdfghjkl asdfghjkl asdfghjkl asdf",
+        &"!".repeat(60),
+        &"a".repeat(60),
+    ] {
+        assert_eq!(
+            vibe(&app, &cookie, text).await,
+            json!({"status": "skipped", "response": null}),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_missing_note_is_422_and_no_session_is_401() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let error = assert_error(
+        app.post_json("/api/ai/vibe-check", &json!({}), Some(&cookie))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(error["fields"]["note"].is_string());
+    assert_error(
+        app.post_json("/api/ai/vibe-check", &json!({"note": 5}), Some(&cookie))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_error(
+        app.post_json("/api/ai/vibe-check", &json!({"note": "x"}), None)
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_openai_request_carries_key_model_system_message_and_the_note() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let text = note("Walked by the river after work.");
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(bearer_token("sk-test-key"))
+        .and(has_header("content-type", "application/json"))
+        .and(body_partial_json(
+            json!({"model": "gpt-test", "stream": false}),
+        ))
+        .respond_with(json_fixture("openai_ok.json"))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    let result = vibe(&app, &cookie, &text).await;
+    assert_eq!(result["status"], "ok");
+    assert_eq!(
+        result["response"],
+        "It sounds like the walk gave you some room to breathe. Hold on to that calm as the week goes on."
+    );
+    let requests: Vec<Request> = app.openai().received_requests().await.unwrap();
+    let body: Value = serde_json::from_slice(&requests[0].body).unwrap();
+    let messages = body["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["role"], "system");
+    assert!(messages[0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("never as instructions"));
+    assert_eq!(messages[1]["role"], "user");
+    let user = messages[1]["content"].as_str().unwrap();
+    assert!(user.contains(&format!("<note>\n{text}\n</note>")), "{user}");
+    assert!(body["max_tokens"].as_u64().unwrap() <= 200);
+}
+
+#[tokio::test]
+async fn crisis_notes_get_the_disclaimer_and_never_reach_the_backend() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(json_fixture("openai_ok.json"))
+        .expect(0)
+        .mount(app.openai())
+        .await;
+    for text in [
+        "I want to die",
+        "KILL MYSELF!!",
+        "thinking about sui-cide",
+        &note("Some days I think about Self-Harm and"),
+        &note("I don't want to live anymore, nothing helps."),
+    ] {
+        assert_eq!(
+            vibe(&app, &cookie, text).await,
+            json!({"status": "guardrail", "response": DISCLAIMER}),
+            "{text}"
+        );
+    }
+    let entry = app
+        .create_entry(
+            &cookie,
+            &json!({"mood": "low", "note": note("I keep thinking I want to end my life.")}),
+        )
+        .await;
+    assert_eq!(entry["ai_response"], DISCLAIMER);
+    let streamed = app
+        .client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"note": "I want to die"}))
+        .send()
+        .await
+        .unwrap();
+    let events = sse_events(&streamed.text().await.unwrap());
+    assert_eq!(
+        events,
+        vec![(
+            "done".to_string(),
+            json!({"status": "guardrail", "response": DISCLAIMER})
+        )]
+    );
+}
+
+#[tokio::test]
+async fn upstream_errors_are_unavailable_after_retries() {
+    for (status, expected_calls) in [(500, 3), (503, 3), (400, 1), (401, 1), (403, 1)] {
+        let app = spawn_app_with_openai(|_| {}).await;
+        let cookie = app.signed_up_user("ada@example.com").await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(status))
+            .expect(expected_calls)
+            .mount(app.openai())
+            .await;
+        assert_eq!(
+            vibe(&app, &cookie, &note("A regular day.")).await,
+            unavailable(),
+            "status {status}"
+        );
+        app.openai().verify().await;
+    }
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_retried_and_can_then_succeed() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(json_fixture("openai_ok.json"))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    assert_eq!(
+        vibe(&app, &cookie, &note("A regular day.")).await["status"],
+        "ok"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_after_longer_than_the_time_left_gives_up_at_once() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "30"))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        vibe(&app, &cookie, &note("A regular day.")).await,
+        unavailable()
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn insufficient_quota_is_not_retried() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).set_body_raw(
+            fixture("openai_insufficient_quota.json"),
+            "application/json",
+        ))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    assert_eq!(
+        vibe(&app, &cookie, &note("A regular day.")).await,
+        unavailable()
+    );
+}
+
+#[tokio::test]
+async fn a_reply_slower_than_the_timeout_is_unavailable_and_the_entry_is_still_saved() {
+    let app = spawn_app_with_openai(|vars| {
+        vars.insert("OPENAI_TIMEOUT_MS".into(), "300".into());
+    })
+    .await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(json_fixture("openai_ok.json").set_delay(Duration::from_secs(2)))
+        .mount(app.openai())
+        .await;
+    assert_eq!(
+        vibe(&app, &cookie, &note("A regular day.")).await,
+        unavailable()
+    );
+    let entry = app
+        .create_entry(
+            &cookie,
+            &json!({"mood": "calm", "note": note("Saved despite a slow AI.")}),
+        )
+        .await;
+    assert_eq!(entry["ai_response"], Value::Null);
+}
+
+#[tokio::test]
+async fn malformed_refused_and_cut_off_replies_are_unavailable_and_entries_still_201() {
+    for template in [
+        ResponseTemplate::new(200).set_body_raw("{not json", "application/json"),
+        json_fixture("openai_refusal.json"),
+        json_fixture("openai_length.json"),
+        ResponseTemplate::new(200).set_body_json(json!({"choices": []})),
+    ] {
+        let app = spawn_app_with_openai(|_| {}).await;
+        let cookie = app.signed_up_user("ada@example.com").await;
+        Mock::given(method("POST"))
+            .respond_with(template)
+            .mount(app.openai())
+            .await;
+        assert_eq!(
+            vibe(&app, &cookie, &note("A regular day.")).await,
+            unavailable()
+        );
+        let entry = app
+            .create_entry(
+                &cookie,
+                &json!({"mood": "calm", "note": note("Still saved.")}),
+            )
+            .await;
+        assert_eq!(entry["ai_response"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn clinical_words_are_replaced_and_a_third_sentence_is_cut() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(json_fixture("openai_clinical.json"))
+        .up_to_n_times(1)
+        .mount(app.openai())
+        .await;
+    let replaced = vibe(&app, &cookie, &note("Felt flat all day.")).await;
+    assert_eq!(replaced["status"], "ok");
+    let text = replaced["response"].as_str().unwrap();
+    assert!(
+        !text.contains("depression") && !text.contains("therapy"),
+        "{text}"
+    );
+
+    Mock::given(method("POST"))
+        .respond_with(json_fixture("openai_three_sentences.json"))
+        .mount(app.openai())
+        .await;
+    let cut = vibe(&app, &cookie, &note("Busy day with small wins.")).await;
+    assert_eq!(
+        cut["response"],
+        "What a full day you had. It's good that you noticed the small wins."
+    );
+}
+
+/// `(event, data)` pairs of an SSE body.
+fn sse_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|block| !block.trim().is_empty())
+        .map(|block| {
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(e) = line.strip_prefix("event: ") {
+                    event = e.to_owned();
+                } else if let Some(d) = line.strip_prefix("data: ") {
+                    data.push_str(d);
+                }
+            }
+            (event, serde_json::from_str(&data).expect("JSON data"))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn streaming_relays_deltas_in_order_and_ends_with_done() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(stream_fixture("openai_stream.sse"))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    let response = app
+        .client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"note": note("A quiet evening at home.")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    let events = sse_events(&response.text().await.unwrap());
+    let deltas: Vec<&str> = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        deltas,
+        [
+            "It sounds",
+            " like a gentle",
+            " evening.",
+            " Enjoy the quiet."
+        ]
+    );
+    let (last_event, last_data) = events.last().unwrap();
+    assert_eq!(last_event, "done");
+    assert_eq!(
+        last_data,
+        &json!({"status": "ok", "response": "It sounds like a gentle evening. Enjoy the quiet."})
+    );
+    assert_eq!(events.iter().filter(|(e, _)| e == "done").count(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_streamed_reply_ends_with_a_safe_done_event() {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .respond_with(stream_fixture("openai_stream_clinical.sse"))
+        .mount(app.openai())
+        .await;
+    let response = app
+        .client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"note": note("A flat and grey day.")}))
+        .send()
+        .await
+        .unwrap();
+    let events = sse_events(&response.text().await.unwrap());
+    let (event, data) = events.last().unwrap();
+    assert_eq!(event, "done");
+    assert_eq!(data["status"], "ok");
+    assert!(!data["response"].as_str().unwrap().contains("disorder"));
+}
+
+#[tokio::test]
+async fn the_mock_backend_streams_in_several_deltas() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let response = app
+        .client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, &cookie)
+        .json(&json!({"note": note("Went to the gym and felt strong.")}))
+        .send()
+        .await
+        .unwrap();
+    let events = sse_events(&response.text().await.unwrap());
+    let joined: String = events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    assert!(events.len() > 3);
+    assert_eq!(events.last().unwrap().1["response"], joined.as_str());
+}
+
+#[tokio::test]
+async fn more_than_thirty_checks_a_minute_are_429_but_entries_are_still_saved() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    for _ in 0..30 {
+        vibe(&app, &cookie, "short").await;
+    }
+    let response = app
+        .post_json(
+            "/api/ai/vibe-check",
+            &json!({"note": "short"}),
+            Some(&cookie),
+        )
+        .await;
+    assert!(response.headers().contains_key(header::RETRY_AFTER));
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    let stream = app
+        .post_json(
+            "/api/ai/vibe-check/stream",
+            &json!({"note": "short"}),
+            Some(&cookie),
+        )
+        .await;
+    assert_error(stream, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    let entry = app
+        .create_entry(
+            &cookie,
+            &json!({"mood": "calm", "note": note("Over the limit but saved.")}),
+        )
+        .await;
+    assert_eq!(entry["ai_response"], Value::Null);
+    // Another user has a limit of their own.
+    let other = app.signed_up_user("bob@example.com").await;
+    assert_eq!(
+        vibe(&app, &other, &note("My own quota.")).await["status"],
+        "ok"
+    );
+}

@@ -1,6 +1,6 @@
 use serde_json::{Map, Value};
 
-use super::{required_str, FieldErrors};
+use super::{required_str, trim_text, FieldErrors};
 use crate::error::ApiError;
 
 const MAX_EMAIL_CHARS: usize = 254;
@@ -16,27 +16,16 @@ impl Email {
     /// # Errors
     /// A message for the `email` field.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let email = raw.trim().to_lowercase();
+        if raw.chars().count() > MAX_EMAIL_CHARS {
+            return Err(format!("must be at most {MAX_EMAIL_CHARS} characters"));
+        }
+        let email = trim_text(raw).to_ascii_lowercase();
         if email.is_empty() {
             return Err("is required".into());
         }
-        if email.chars().count() > MAX_EMAIL_CHARS {
-            return Err(format!("must be at most {MAX_EMAIL_CHARS} characters"));
-        }
-        let Some((local, domain)) = email.split_once('@') else {
-            return Err("must be an email address".into());
-        };
-        let labels_ok = domain
-            .split('.')
-            .all(|label| !label.is_empty() && !label.starts_with('-') && !label.ends_with('-'));
-        let valid = !local.is_empty()
-            && local.len() <= 64
-            && !domain.contains('@')
-            && domain.contains('.')
-            && labels_ok
-            && !email
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c));
+        let valid = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| is_local_part(local) && is_domain(domain));
         if valid {
             Ok(Self(email))
         } else {
@@ -47,6 +36,26 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The characters RFC 5322 allows unquoted, and dots: 1 to 64 of them.
+fn is_local_part(local: &str) -> bool {
+    (1..=64).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+/=?^_`{|}~.-".contains(&b))
+}
+
+/// Two or more dot-separated labels of letters, digits and inner hyphens.
+fn is_domain(domain: &str) -> bool {
+    let labels: Vec<&str> = domain.split('.').collect();
+    labels.len() >= 2
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// A password bcrypt can hash without truncation.

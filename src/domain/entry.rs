@@ -1,7 +1,7 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{required_str, FieldErrors};
+use super::{required_str, trim_text, FieldErrors};
 use crate::error::ApiError;
 
 const MAX_MOOD_CHARS: usize = 32;
@@ -18,7 +18,7 @@ impl Mood {
     /// # Errors
     /// A message for the `mood` field.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let mood = raw.trim();
+        let mood = trim_text(raw);
         match mood.chars().count() {
             0 => Err("must not be empty".into()),
             n if n > MAX_MOOD_CHARS => Err(format!("must be at most {MAX_MOOD_CHARS} characters")),
@@ -46,12 +46,16 @@ impl Tags {
             Some(Value::Array(items)) => items,
             Some(_) => return Err("must be an array of strings".into()),
         };
+        // Counted as sent, before duplicates are dropped, so the rule is the document's `maxItems`.
+        if items.len() > MAX_TAGS {
+            return Err(format!("must hold at most {MAX_TAGS} tags"));
+        }
         let mut tags: Vec<String> = Vec::with_capacity(items.len());
         for item in items {
             let Value::String(tag) = item else {
                 return Err("must be an array of strings".into());
             };
-            let tag = tag.trim();
+            let tag = trim_text(tag);
             match tag.chars().count() {
                 0 => return Err("each tag must not be empty".into()),
                 n if n > MAX_TAG_CHARS => {
@@ -64,9 +68,6 @@ impl Tags {
             if !tags.iter().any(|t| t == tag) {
                 tags.push(tag.to_owned());
             }
-        }
-        if tags.len() > MAX_TAGS {
-            return Err(format!("must hold at most {MAX_TAGS} tags"));
         }
         Ok(Self(tags))
     }
@@ -93,7 +94,7 @@ impl Note {
     /// # Errors
     /// A message for the `note` field.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let note = raw.trim();
+        let note = trim_text(raw);
         match note.chars().count() {
             n if n < MIN_NOTE_CHARS => Err(format!("must be at least {MIN_NOTE_CHARS} characters")),
             n if n > MAX_NOTE_CHARS => Err(format!("must be at most {MAX_NOTE_CHARS} characters")),
@@ -136,7 +137,7 @@ impl EntryId {
 /// 422 when missing, not a string, or longer than 10,000 characters.
 pub fn required_note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
     let note = required_str(body, "note").map_err(|m| ApiError::field("note", m))?;
-    if note.trim().chars().count() > MAX_NOTE_CHARS {
+    if note.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::field(
             "note",
             format!("must be at most {MAX_NOTE_CHARS} characters"),
@@ -284,6 +285,18 @@ mod tests {
         let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
         assert!(Tags::parse(Some(&json!(ten))).is_ok());
         assert!(Tags::parse(Some(&json!(eleven))).is_err());
+    }
+
+    #[test]
+    fn eleven_tags_are_rejected_even_when_duplicates_would_leave_ten() {
+        let mut tags: Vec<String> = (0..10).map(|i| format!("t{i}")).collect();
+        tags.push("t0".into());
+        assert!(Tags::parse(Some(&json!(tags))).is_err());
+    }
+
+    #[test]
+    fn ascii_separators_count_as_surrounding_white_space() {
+        assert_eq!(Mood::parse("\x1c calm \u{3000}").unwrap().as_str(), "calm");
     }
 
     #[test]

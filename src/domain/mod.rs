@@ -37,6 +37,12 @@ impl FieldErrors {
     }
 }
 
+/// Trims the characters the OpenAPI document's `\\s` means (Unicode white space plus
+/// the four ASCII separators `\\x1c`..`\\x1f`), so the document and the server agree.
+pub(crate) fn trim_text(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
+}
+
 /// A required string field of a JSON body.
 pub(crate) fn required_str<'a>(
     body: &'a Map<String, Value>,

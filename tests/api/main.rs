@@ -5,6 +5,7 @@ mod auth;
 mod entries;
 mod helpers;
 mod http_errors;
+mod openapi;
 mod process;
 mod tokens;
 mod vibe;

@@ -1,0 +1,43 @@
+# syntax=docker/dockerfile:1
+# Serene: one static binary in an otherwise empty image.
+#
+#   docker build -t serene .
+#   docker run -p 8080:8080 -v serene-data:/data serene
+
+# --- build: a static musl binary --------------------------------------------
+FROM rust:1-alpine AS build
+RUN apk add --no-cache musl-dev
+WORKDIR /src
+# Dependencies first, so source edits do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src target/release/deps/serene* target/release/deps/libserene* target/release/.fingerprint/serene-*
+COPY src src
+COPY sql sql
+RUN cargo build --release --locked \
+    && mkdir -p /out/data \
+    && cp target/release/serene /out/serene
+
+# `just image-check` builds this stage from a binary made on the host instead
+# (docker build --build-arg BINARY_FROM=prebuilt).
+FROM scratch AS prebuilt
+COPY .image-check/serene /out/serene
+COPY .image-check/data /out/data
+
+ARG BINARY_FROM=build
+FROM ${BINARY_FROM} AS binary
+
+# --- runtime: the binary, a data directory, nothing else --------------------
+FROM scratch
+COPY --from=binary /out/serene /serene
+COPY --from=binary --chown=10001:10001 /out/data /data
+USER 10001:10001
+ENV HOST=0.0.0.0 \
+    PORT=8080 \
+    DATABASE_URL=sqlite:////data/serene.db \
+    RUST_LOG=info
+VOLUME /data
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 CMD ["/serene", "healthcheck"]
+ENTRYPOINT ["/serene"]

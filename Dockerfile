@@ -19,19 +19,12 @@ RUN cargo build --release --locked \
     && mkdir -p /out/data \
     && cp target/release/serene /out/serene
 
-# `just image-check` builds this stage from a binary made on the host instead
-# (docker build --build-arg BINARY_FROM=prebuilt).
-FROM scratch AS prebuilt
-COPY .image-check/serene /out/serene
-COPY .image-check/data /out/data
-
-ARG BINARY_FROM=build
-FROM ${BINARY_FROM} AS binary
-
 # --- runtime: the binary, a data directory, nothing else --------------------
+# (`just image-check` swaps the build stage for a binary made on the host with
+# `--build-context build=<dir>`, and builds this stage as it is.)
 FROM scratch
-COPY --from=binary /out/serene /serene
-COPY --from=binary --chown=10001:10001 /out/data /data
+COPY --from=build /out/serene /serene
+COPY --from=build --chown=10001:10001 /out/data /data
 USER 10001:10001
 ENV HOST=0.0.0.0 \
     PORT=8080 \

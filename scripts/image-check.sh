@@ -9,13 +9,13 @@ command -v buildah > /dev/null || { apt-get update -qq && apt-get install -y -qq
 target=x86_64-unknown-linux-gnu
 echo "== static binary ($target, crt-static)"
 RUSTFLAGS='-C target-feature=+crt-static' cargo build --release --locked --target "$target" --bin serene
-rm -rf .image-check && mkdir -p .image-check/data
-cp "target/$target/release/serene" .image-check/serene
-file .image-check/serene 2> /dev/null || true
+rm -rf .image-check && mkdir -p .image-check/build/out/data
+cp "target/$target/release/serene" .image-check/build/out/serene
+file .image-check/build/out/serene 2> /dev/null || true
 
 buildah="buildah --storage-driver vfs"
 echo "== final stage with buildah"
-$buildah bud --isolation chroot --build-arg BINARY_FROM=prebuilt -t serene:check . > /dev/null
+$buildah bud --format docker --isolation chroot --build-context build=.image-check/build -t serene:check . > /dev/null
 container=$($buildah from serene:check)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
@@ -44,9 +44,12 @@ echo "server process uid -> $uid"
 [ "$uid" != "0" ]
 user=$($buildah inspect --format '{{.OCIv1.Config.User}}' serene:check)
 echo "image user -> $user"
+healthcheck=$($buildah inspect --format '{{.Docker.Config.Healthcheck.Test}}' serene:check)
+echo "image healthcheck -> $healthcheck"
+[[ "$healthcheck" == *"/serene healthcheck"* ]]
 size=$($buildah images --format '{{.Size}}' serene:check | head -n 1)
 echo "image size -> $size"
-bytes=$($buildah inspect --format '{{range .OCIv1.RootFS.DiffIDs}}{{.}} {{end}}' serene:check > /dev/null; stat -c %s .image-check/serene)
+bytes=$(stat -c %s .image-check/build/out/serene)
 echo "binary size -> $((bytes / 1024 / 1024)) MiB ($bytes bytes)"
 [ "$bytes" -lt $((15 * 1024 * 1024)) ]
 echo "image-check passed"

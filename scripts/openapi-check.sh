@@ -27,7 +27,7 @@ done
 # A registered user's session for the operations that need one.
 SERENE_TOKEN=$(curl -fsS -i -X POST "$base/api/auth/register" \
     -H 'Content-Type: application/json' \
-    -d '{"email":"schemathesis@example.com","password":"correct horse battery"}' \
+    -d "{\"email\":\"schemathesis@example.com\",\"password\":\"$(python3 -c 'import secrets; print(secrets.token_hex(16))')\"}" \
     | tr -d '\r' | sed -n 's/^[Ss]et-[Cc]ookie: serene_token=\([^;]*\);.*/\1/p')
 [ -n "$SERENE_TOKEN" ] || { echo "openapi-check: could not register a user" >&2; exit 1; }
 export SERENE_TOKEN

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use crate::api;
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret;
-use crate::auth::session::RevocationList;
+use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::{Database, OpenError};
@@ -37,8 +37,8 @@ pub enum StartError {
     Database(#[from] OpenError),
     #[error("cannot read or create the JWT secret: {0}")]
     Secret(std::io::Error),
-    #[error("cannot load revoked sessions: {0}")]
-    Revocations(tokio_rusqlite::Error),
+    #[error("cannot load sessions: {0}")]
+    Sessions(tokio_rusqlite::Error),
     #[error("cannot set up the AI backend: {0}")]
     Vibe(vibe::BackendError),
     #[error("cannot listen on {addr}: {source}")]
@@ -70,9 +70,7 @@ impl Application {
     pub async fn build_with_router(config: Config, router: Router) -> Result<Self, StartError> {
         let db = Database::open(&config.database_path, READER_CONNECTIONS).await?;
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
-        let revocations = RevocationList::load(&db)
-            .await
-            .map_err(StartError::Revocations)?;
+        let sessions = Sessions::load(&db).await.map_err(StartError::Sessions)?;
         let backend = vibe::backend_from_config(&config).map_err(StartError::Vibe)?;
         let addr = config.socket_addr();
         let listener = TcpListener::bind(addr)
@@ -83,7 +81,7 @@ impl Application {
             passwords: PasswordHasher::new(config.bcrypt_cost),
             limits: RateLimits::new(config.vibe_checks_per_minute),
             vibe: VibePipeline::new(backend, config.openai.timeout),
-            revocations,
+            sessions,
             db,
             config,
         };

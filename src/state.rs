@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::auth::password::PasswordHasher;
 use crate::auth::rate_limit::SlidingWindow;
-use crate::auth::session::RevocationList;
+use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
 use crate::config::Config;
 use crate::db::Database;
@@ -43,7 +43,7 @@ pub struct AppState {
     pub config: Config,
     pub db: Database,
     pub tokens: TokenKeys,
-    pub revocations: RevocationList,
+    pub sessions: Sessions,
     pub passwords: PasswordHasher,
     pub limits: RateLimits,
     pub vibe: VibePipeline,

@@ -1,10 +1,10 @@
 use http::{header, StatusCode};
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
-use crate::auth::session::{self, clearing_cookie, session_cookie};
-use crate::domain::parse_registration;
+use crate::auth::session::{self, clearing_cookie, session_cookie, AuthUser, Sessions};
+use crate::domain::{parse_registration, Password};
 use crate::error::ApiError;
-use crate::http::response::{json, Response};
+use crate::http::response::{json, no_content, Response};
 use crate::http::RequestCtx;
 
 pub async fn register(mut ctx: RequestCtx) -> Result<Response, ApiError> {
@@ -17,7 +17,7 @@ pub async fn register(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     let (email, password) = parse_registration(&body)?;
     let hash = state.passwords.hash(&password).await?;
     let user = state.db.users().create(&email, hash).await?;
-    signed_in(&ctx, &user.id, StatusCode::CREATED)
+    signed_in(&ctx, &user.id, StatusCode::CREATED).await
 }
 
 pub async fn login(mut ctx: RequestCtx) -> Result<Response, ApiError> {
@@ -26,13 +26,8 @@ pub async fn login(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     let address = ctx.client_ip.to_string();
     limits.failed_logins_by_address.check(&address)?;
     let body = ctx.json_object().await?;
-    let field = |name: &'static str| match body.get(name) {
-        Some(serde_json::Value::String(s)) => Ok(s.as_str()),
-        Some(_) => Err(ApiError::field(name, "must be a string")),
-        None => Err(ApiError::field(name, "is required")),
-    };
-    let email = field("email")?.trim().to_lowercase();
-    let password = field("password")?;
+    let email = string_field(&body, "email")?.trim().to_lowercase();
+    let password = string_field(&body, "password")?;
     limits.failed_logins_by_email.check(&email)?;
 
     let account = state.db.users().credentials(&email).await?;
@@ -44,23 +39,19 @@ pub async fn login(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     match user_id.filter(|_| verified) {
         Some(user_id) => {
             limits.failed_logins_by_email.clear(&email);
-            signed_in(&ctx, &user_id, StatusCode::OK)
+            signed_in(&ctx, &user_id, StatusCode::OK).await
         }
         None => {
-            limits.failed_logins_by_email.record(&email);
-            limits.failed_logins_by_address.record(&address);
+            record_failed_login(&ctx, &email);
             Err(ApiError::InvalidCredentials)
         }
     }
 }
 
-/// Revokes the session if there is a valid one, and always clears the cookie.
+/// Ends the session if there is a valid one, and always clears the cookie.
 pub async fn logout(ctx: RequestCtx) -> Result<Response, ApiError> {
     if let Ok(user) = session::require_user(&ctx) {
-        ctx.state
-            .revocations
-            .revoke(&ctx.state.db, &user.jti, user.expires_at_secs)
-            .await?;
+        ctx.state.sessions.end(&ctx.state.db, &user.jti).await?;
     }
     let mut response = json(StatusCode::OK, &json!({ "success": true }));
     response.headers_mut().insert(
@@ -90,16 +81,108 @@ pub async fn me(ctx: RequestCtx) -> Result<Response, ApiError> {
     ))
 }
 
-/// `{"success": true}` with a fresh session cookie.
-fn signed_in(ctx: &RequestCtx, user_id: &str, status: StatusCode) -> Result<Response, ApiError> {
-    let (token, _) = ctx
-        .state
-        .tokens
-        .issue(user_id)
-        .map_err(ApiError::internal)?;
+/// Changes the password: every other session ends, the caller gets a fresh cookie.
+pub async fn change_password(mut ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let body = ctx.json_object().await?;
+    let current = string_field(&body, "current_password")?;
+    let new_password = Password::parse(string_field(&body, "new_password")?)
+        .map_err(|message| ApiError::field("new_password", message))?;
+    confirm_password(&ctx, &user, current).await?;
+
+    let state = &ctx.state;
+    let hash = state.passwords.hash(&new_password).await?;
+    let session = Sessions::issue(&ctx, &user.id)?;
+    if !state
+        .db
+        .users()
+        .change_password(&user.id, hash, session.row.clone())
+        .await?
+    {
+        return Err(ApiError::Unauthenticated);
+    }
+    state.sessions.forget_user(&user.id);
+    state.sessions.remember(&session.row);
+    let mut response = json(StatusCode::OK, &json!({ "success": true }));
+    let cookie = session_cookie(
+        &session.token,
+        state.tokens.ttl().as_secs(),
+        state.config.cookie_secure,
+    );
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
+}
+
+/// Deletes the account and everything in it, after the password is confirmed.
+pub async fn delete_account(mut ctx: RequestCtx) -> Result<Response, ApiError> {
+    let user = session::require_user(&ctx)?;
+    let body = ctx.json_object().await?;
+    let password = string_field(&body, "password")?;
+    confirm_password(&ctx, &user, password).await?;
+    ctx.state.db.users().delete(&user.id).await?;
+    ctx.state.sessions.forget_user(&user.id);
+    let mut response = no_content();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        clearing_cookie(ctx.state.config.cookie_secure),
+    );
+    Ok(response)
+}
+
+/// Checks the signed-in user's password under the login rate limits; a wrong one
+/// counts as a failed login for the account's email and the client address.
+async fn confirm_password(
+    ctx: &RequestCtx,
+    user: &AuthUser,
+    password: &str,
+) -> Result<(), ApiError> {
+    let state = &ctx.state;
+    let (email, hash) = state
+        .db
+        .users()
+        .credentials_by_id(&user.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    state
+        .limits
+        .failed_logins_by_address
+        .check(&ctx.client_ip.to_string())?;
+    state.limits.failed_logins_by_email.check(&email)?;
+    if state.passwords.verify(password, Some(hash)).await? {
+        Ok(())
+    } else {
+        record_failed_login(ctx, &email);
+        Err(ApiError::InvalidCredentials)
+    }
+}
+
+fn record_failed_login(ctx: &RequestCtx, email: &str) {
+    let limits = &ctx.state.limits;
+    limits.failed_logins_by_email.record(email);
+    limits
+        .failed_logins_by_address
+        .record(&ctx.client_ip.to_string());
+}
+
+fn string_field<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, ApiError> {
+    match body.get(name) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(ApiError::field(name, "must be a string")),
+        None => Err(ApiError::field(name, "is required")),
+    }
+}
+
+/// `{"success": true}` with the cookie of a new, stored session.
+async fn signed_in(
+    ctx: &RequestCtx,
+    user_id: &str,
+    status: StatusCode,
+) -> Result<Response, ApiError> {
+    let session = Sessions::issue(ctx, user_id)?;
+    ctx.state.sessions.start(&ctx.state.db, &session).await?;
     let mut response = json(status, &json!({ "success": true }));
     let cookie = session_cookie(
-        &token,
+        &session.token,
         ctx.state.tokens.ttl().as_secs(),
         ctx.state.config.cookie_secure,
     );

@@ -3,6 +3,7 @@
 mod analytics;
 mod auth;
 mod entries;
+mod export;
 mod health;
 mod openapi;
 mod vibe;
@@ -27,6 +28,16 @@ pub fn router() -> Router {
         .route(Method::POST, "/api/auth/login", handler!(auth::login))
         .route(Method::POST, "/api/auth/logout", handler!(auth::logout))
         .route(Method::GET, "/api/auth/me", handler!(auth::me))
+        .route(
+            Method::DELETE,
+            "/api/auth/me",
+            handler!(auth::delete_account),
+        )
+        .route(
+            Method::POST,
+            "/api/auth/password",
+            handler!(auth::change_password),
+        )
         .route(
             Method::POST,
             "/api/entries",
@@ -53,6 +64,7 @@ pub fn router() -> Router {
             "/api/analytics/weekly",
             handler!(analytics::weekly_moods),
         )
+        .route(Method::GET, "/api/export", handler!(export::export_journal))
         .route(
             Method::POST,
             "/api/ai/vibe-check",

@@ -1,13 +1,13 @@
-//! The session cookie: issuing it, reading it into an [`AuthUser`], and
-//! revoking tokens so a logged-out cookie is dead even after a restart.
+//! Sessions: a token is valid while its session exists. The table is mirrored in
+//! memory, so the check on every request is a look-up, and survives restarts.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use http::HeaderValue;
 
 use crate::clock::now_millis;
-use crate::db::Database;
+use crate::db::{Database, SessionRow};
 use crate::error::ApiError;
 use crate::http::RequestCtx;
 
@@ -18,58 +18,107 @@ pub const COOKIE_NAME: &str = "serene_token";
 pub struct AuthUser {
     pub id: String,
     pub jti: String,
-    pub expires_at_secs: i64,
 }
 
-/// Token ids revoked before they expire, mirrored from the database so the check
-/// on every request is a memory look-up.
+/// A new session's token and row.
+pub struct NewSession {
+    pub token: String,
+    pub row: SessionRow,
+}
+
 #[derive(Default)]
-pub struct RevocationList {
-    revoked: RwLock<HashMap<String, i64>>,
+pub struct Sessions {
+    /// jti -> (user id, expiry in seconds)
+    active: RwLock<HashMap<String, (String, i64)>>,
 }
 
-impl RevocationList {
-    /// Loads the unexpired revocations from the database.
+impl Sessions {
+    /// Loads the unexpired sessions from the database.
     ///
     /// # Errors
     /// The database cannot be read.
     pub async fn load(db: &Database) -> Result<Self, tokio_rusqlite::Error> {
-        let now_secs = now_millis() / 1000;
-        let rows = db.revocations().load_unexpired(now_secs).await?;
+        let rows = db.sessions().load_unexpired(now_millis() / 1000).await?;
         Ok(Self {
-            revoked: RwLock::new(rows.into_iter().collect()),
+            active: RwLock::new(
+                rows.into_iter()
+                    .map(|r| (r.jti, (r.user_id, r.expires_at)))
+                    .collect(),
+            ),
         })
     }
 
-    pub fn is_revoked(&self, jti: &str) -> bool {
-        self.revoked
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(jti)
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, (String, i64)>> {
+        self.active.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a revocation durably, then in memory.
+    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, (String, i64)>> {
+        self.active.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_active(&self, jti: &str, user_id: &str) -> bool {
+        self.read()
+            .get(jti)
+            .is_some_and(|(owner, _)| owner == user_id)
+    }
+
+    /// Issues a token for a user without storing it yet (see [`Sessions::remember`]).
     ///
     /// # Errors
-    /// The database write failed; the token is then not revoked.
-    pub async fn revoke(
-        &self,
-        db: &Database,
-        jti: &str,
-        expires_at_secs: i64,
-    ) -> Result<(), ApiError> {
-        let now_secs = now_millis() / 1000;
-        db.revocations()
-            .insert(jti, expires_at_secs, now_secs)
+    /// Signing fails (it does not for HS256 with an in-memory key).
+    pub fn issue(ctx: &RequestCtx, user_id: &str) -> Result<NewSession, ApiError> {
+        let (token, claims) = ctx
+            .state
+            .tokens
+            .issue(user_id)
+            .map_err(ApiError::internal)?;
+        Ok(NewSession {
+            token,
+            row: SessionRow {
+                jti: claims.jti,
+                user_id: claims.sub,
+                expires_at: claims.exp,
+            },
+        })
+    }
+
+    /// Stores a new session durably, then in memory.
+    ///
+    /// # Errors
+    /// The database write failed; the session does not exist then.
+    pub async fn start(&self, db: &Database, session: &NewSession) -> Result<(), ApiError> {
+        db.sessions()
+            .insert(session.row.clone(), now_millis() / 1000)
             .await?;
-        let mut revoked = self.revoked.write().unwrap_or_else(|p| p.into_inner());
-        revoked.retain(|_, exp| *exp >= now_secs);
-        revoked.insert(jti.to_owned(), expires_at_secs);
+        self.remember(&session.row);
         Ok(())
+    }
+
+    /// Adds a session that is already in the database.
+    pub fn remember(&self, row: &SessionRow) {
+        let now_secs = now_millis() / 1000;
+        let mut active = self.write();
+        active.retain(|_, (_, exp)| *exp >= now_secs);
+        active.insert(row.jti.clone(), (row.user_id.clone(), row.expires_at));
+    }
+
+    /// Ends one session, durably.
+    ///
+    /// # Errors
+    /// The database write failed; the session still exists then.
+    pub async fn end(&self, db: &Database, jti: &str) -> Result<(), ApiError> {
+        db.sessions().delete(jti).await?;
+        self.write().remove(jti);
+        Ok(())
+    }
+
+    /// Forgets every session of a user whose rows the database already dropped.
+    pub fn forget_user(&self, user_id: &str) {
+        self.write().retain(|_, (owner, _)| owner != user_id);
     }
 }
 
-/// The caller, from a valid, unexpired and unrevoked session cookie.
+/// The caller, from a valid, unexpired session cookie whose session still exists.
 ///
 /// # Errors
 /// `Unauthenticated` otherwise.
@@ -80,13 +129,12 @@ pub fn require_user(ctx: &RequestCtx) -> Result<AuthUser, ApiError> {
         .tokens
         .verify(token)
         .map_err(|_| ApiError::Unauthenticated)?;
-    if ctx.state.revocations.is_revoked(&claims.jti) {
+    if !ctx.state.sessions.is_active(&claims.jti, &claims.sub) {
         return Err(ApiError::Unauthenticated);
     }
     Ok(AuthUser {
         id: claims.sub,
         jti: claims.jti,
-        expires_at_secs: claims.exp,
     })
 }
 

@@ -292,4 +292,35 @@ impl<'a> EntryStore<'a> {
             })
             .await?)
     }
+
+    /// Up to `limit` entries after `after`, oldest first, for exports.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn oldest_first(
+        &self,
+        user_id: &str,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<Entry>, ApiError> {
+        let user_id = user_id.to_owned();
+        let (after_time, after_id) =
+            after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM entries
+                     WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
+                     ORDER BY created_at, id LIMIT ?4"
+                ))?
+                .query_map(
+                    params![user_id, after_time, after_id, limit],
+                    Entry::from_row,
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?)
+    }
 }

@@ -3,11 +3,11 @@
 
 mod entries;
 mod migrations;
-mod revocations;
+mod sessions;
 mod users;
 
 pub use entries::{Entry, EntryJson, EntryStore, Page, Update};
-pub use revocations::RevocationStore;
+pub use sessions::{SessionRow, SessionStore};
 pub use users::{User, UserStore};
 
 use std::path::{Path, PathBuf};
@@ -124,8 +124,8 @@ impl Database {
         EntryStore::new(self)
     }
 
-    pub fn revocations(&self) -> RevocationStore<'_> {
-        RevocationStore::new(self)
+    pub fn sessions(&self) -> SessionStore<'_> {
+        SessionStore::new(self)
     }
 
     /// A real round trip through a reader, for the health check.

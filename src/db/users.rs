@@ -1,5 +1,6 @@
 use rusqlite::{params, ErrorCode, OptionalExtension};
 
+use super::sessions::{insert_in, SessionRow};
 use super::Database;
 use crate::clock::{now_millis, Millis};
 use crate::domain::Email;
@@ -87,6 +88,82 @@ impl<'a> UserStore<'a> {
                         })
                     })
                     .optional()
+            })
+            .await?)
+    }
+
+    /// The email and password hash of an account, by id.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn credentials_by_id(&self, id: &str) -> Result<Option<(String, String)>, ApiError> {
+        let id = id.to_owned();
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached("SELECT email, password_hash FROM users WHERE id = ?1")?
+                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .await?)
+    }
+
+    /// Sets a new password hash and replaces every session of the user by `session`,
+    /// in one transaction. `Ok(false)` when the user no longer exists.
+    ///
+    /// # Errors
+    /// The write fails; nothing changed then.
+    pub async fn change_password(
+        &self,
+        id: &str,
+        password_hash: String,
+        session: SessionRow,
+    ) -> Result<bool, ApiError> {
+        let id = id.to_owned();
+        let now_secs = now_millis() / 1000;
+        Ok(self
+            .db
+            .writer()
+            .call(move |conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let changed = tx
+                    .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
+                    .execute(params![password_hash, id])?;
+                if changed == 0 {
+                    return Ok(false);
+                }
+                tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                    .execute([&id])?;
+                insert_in(&tx, &session, now_secs)?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?)
+    }
+
+    /// Deletes the account; its entries and sessions go with it (foreign keys cascade).
+    /// With `secure_delete` on, freed pages are zeroed; the WAL is then checkpointed
+    /// and truncated so no copy of the old pages stays behind in it either.
+    ///
+    /// # Errors
+    /// The delete fails; nothing changed then.
+    pub async fn delete(&self, id: &str) -> Result<bool, ApiError> {
+        let id = id.to_owned();
+        Ok(self
+            .db
+            .writer()
+            .call(move |conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let deleted = tx
+                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id])?;
+                tx.commit()?;
+                // Busy readers can keep a checkpoint from finishing; the deletion stands regardless.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                Ok(deleted > 0)
             })
             .await?)
     }

@@ -6,6 +6,7 @@ pub mod response;
 pub mod router;
 pub mod service;
 pub mod sse;
+pub mod stream;
 
 pub use request::RequestCtx;
 pub use response::{Body, Response};

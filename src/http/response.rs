@@ -1,26 +1,27 @@
 //! Response builders and the headers every answer carries.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, BoxError};
 
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+/// A response body; streamed bodies may fail, which aborts the connection.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 pub type Response = http::Response<Body>;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn empty_body() -> Body {
-    Empty::new().boxed_unsync()
+    Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
 /// A JSON answer. Serialising our own types cannot fail in practice; if it ever

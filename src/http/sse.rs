@@ -1,8 +1,6 @@
 //! Server-sent events over a channel-fed body: the handler returns at once and
 //! keeps writing events; when the client disconnects the sender sees it.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http::StatusCode;
 use http_body::Frame;
@@ -50,7 +48,8 @@ impl SseSender {
 /// A `text/event-stream` response and the sender that feeds it.
 pub fn channel() -> (SseSender, Response) {
     let (tx, rx) = mpsc::channel::<Bytes>(16);
-    let stream = ReceiverStream::new(rx).map(|bytes| Ok::<_, Infallible>(Frame::data(bytes)));
+    let stream =
+        ReceiverStream::new(rx).map(|bytes| Ok::<_, crate::error::BoxError>(Frame::data(bytes)));
     let body = StreamBody::new(stream).boxed_unsync();
     let mut response = with_content_type(StatusCode::OK, "text/event-stream", body);
     response.headers_mut().insert(

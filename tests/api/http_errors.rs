@@ -30,8 +30,13 @@ async fn an_unknown_route_is_a_json_404() {
 #[tokio::test]
 async fn a_wrong_method_is_a_405_with_an_allow_header() {
     let app = spawn_app().await;
-    let response = app.delete("/api/auth/me", None).await;
-    assert_eq!(response.headers()[header::ALLOW], "GET");
+    let response = app
+        .client
+        .put(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()[header::ALLOW], "GET, DELETE");
     assert_error(
         response,
         StatusCode::METHOD_NOT_ALLOWED,

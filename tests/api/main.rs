@@ -2,6 +2,7 @@
 
 mod analytics;
 mod auth;
+mod data_ownership;
 mod entries;
 mod helpers;
 mod http_errors;

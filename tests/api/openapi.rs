@@ -46,7 +46,8 @@ fn the_router_and_the_document_have_the_same_routes() {
 #[test]
 fn the_documented_time_zones_are_the_ones_the_server_knows() {
     let doc = document();
-    let documented: BTreeSet<&str> = doc["paths"]["/api/analytics/weekly"]["get"]["parameters"][0]["schema"]["enum"]
+    let documented: BTreeSet<&str> = doc["paths"]["/api/analytics/weekly"]["get"]["parameters"][0]
+        ["schema"]["enum"]
         .as_array()
         .unwrap()
         .iter()
@@ -66,8 +67,18 @@ fn every_error_code_of_the_contract_is_documented() {
         .map(|v| v.as_str().unwrap())
         .collect();
     for code in [
-        "INVALID_JSON", "UNAUTHENTICATED", "INVALID_CREDENTIALS", "CSRF_REJECTED", "NOT_FOUND", "METHOD_NOT_ALLOWED",
-        "EMAIL_TAKEN", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "VALIDATION_ERROR", "RATE_LIMITED", "INTERNAL_ERROR",
+        "INVALID_JSON",
+        "UNAUTHENTICATED",
+        "INVALID_CREDENTIALS",
+        "CSRF_REJECTED",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "EMAIL_TAKEN",
+        "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
+        "VALIDATION_ERROR",
+        "RATE_LIMITED",
+        "INTERNAL_ERROR",
     ] {
         assert!(codes.contains(code), "{code}");
     }

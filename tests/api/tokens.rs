@@ -6,16 +6,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, spawn_app_with, TEST_SECRET};
 
-async fn user_id(app: &crate::helpers::TestApp, cookie: &str) -> String {
-    let me: Value = app
-        .get("/api/auth/me", Some(cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    me["id"].as_str().unwrap().to_owned()
-}
-
 fn token_cookie(token: &str) -> String {
     format!("serene_token={token}")
 }
@@ -49,12 +39,18 @@ async fn a_tampered_token_is_401() {
     assert_error(response, StatusCode::UNAUTHORIZED, "UNAUTHENTICATED").await;
 }
 
+/// The claims of a real session, so only the signature differs from a valid token.
+fn claims_of(cookie: &str) -> Value {
+    let token = cookie.trim_start_matches("serene_token=");
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 #[tokio::test]
 async fn a_token_signed_with_a_foreign_secret_is_401() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let id = user_id(&app, &cookie).await;
-    let claims = json!({"sub": id, "iat": now(), "exp": now() + 3600, "jti": "x"});
+    let claims = claims_of(&cookie);
     let forged = signed(&claims, b"some-other-secret-some-other-secret!");
     assert_error(
         app.get("/api/auth/me", Some(&token_cookie(&forged))).await,
@@ -73,13 +69,26 @@ async fn a_token_signed_with_a_foreign_secret_is_401() {
 }
 
 #[tokio::test]
+async fn a_well_signed_token_without_a_session_is_401() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let mut claims = claims_of(&cookie);
+    claims["jti"] = json!("00000000-0000-4000-8000-000000000000");
+    let token = signed(&claims, TEST_SECRET.as_bytes());
+    assert_error(
+        app.get("/api/auth/me", Some(&token_cookie(&token))).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn an_alg_none_token_is_401() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let id = user_id(&app, &cookie).await;
     let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD
-        .encode(json!({"sub": id, "iat": now(), "exp": now() + 3600, "jti": "x"}).to_string());
+    let payload = URL_SAFE_NO_PAD.encode(claims_of(&cookie).to_string());
     let response = app
         .get(
             "/api/auth/me",
@@ -93,8 +102,7 @@ async fn an_alg_none_token_is_401() {
 async fn an_hs512_token_with_our_secret_is_401_because_the_algorithm_is_pinned() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let id = user_id(&app, &cookie).await;
-    let claims = json!({"sub": id, "iat": now(), "exp": now() + 3600, "jti": "x"});
+    let claims = claims_of(&cookie);
     let token = encode(
         &Header::new(jsonwebtoken::Algorithm::HS512),
         &claims,
@@ -113,8 +121,9 @@ async fn an_hs512_token_with_our_secret_is_401_because_the_algorithm_is_pinned()
 async fn an_expired_token_is_401() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let id = user_id(&app, &cookie).await;
-    let claims = json!({"sub": id, "iat": now() - 7200, "exp": now() - 60, "jti": "x"});
+    let mut claims = claims_of(&cookie);
+    claims["iat"] = json!(now() - 7200);
+    claims["exp"] = json!(now() - 60);
     let token = signed(&claims, TEST_SECRET.as_bytes());
     assert_error(
         app.get("/api/auth/me", Some(&token_cookie(&token))).await,

@@ -1,0 +1,196 @@
+//! Journal export formats, written one entry at a time so any size streams.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::clock::{format_millis, Millis};
+use crate::db::{Entry, User};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Markdown,
+}
+
+impl Format {
+    /// # Errors
+    /// A message for the `format` parameter.
+    pub fn parse(text: Option<&str>) -> Result<Self, String> {
+        match text {
+            None | Some("json") => Ok(Self::Json),
+            Some("csv") => Ok(Self::Csv),
+            Some("markdown") => Ok(Self::Markdown),
+            Some(_) => Err("must be one of json, csv, markdown".into()),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Markdown => "text/markdown; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Markdown => "md",
+        }
+    }
+}
+
+/// Writes the pieces of one export; remembers what the format needs between entries.
+pub struct ExportWriter {
+    format: Format,
+    entries_written: usize,
+    current_day: Option<String>,
+}
+
+const CSV_HEADER: &str = "id,created_at,updated_at,mood,tags,note,ai_response\r\n";
+
+impl ExportWriter {
+    pub fn new(format: Format) -> Self {
+        Self {
+            format,
+            entries_written: 0,
+            current_day: None,
+        }
+    }
+
+    pub fn begin(&self, user: &User, exported_at: DateTime<Utc>) -> String {
+        let exported_at = format_millis(exported_at.timestamp_millis());
+        match self.format {
+            Format::Json => {
+                let user = json!({ "id": user.id, "email": user.email, "created_at": format_millis(user.created_at) });
+                format!(
+                    "{{\"exported_at\":{},\"user\":{user},\"entries\":[",
+                    json!(exported_at)
+                )
+            }
+            Format::Csv => CSV_HEADER.to_owned(),
+            Format::Markdown => format!(
+                "# Serene journal\n\nExported {exported_at} for {}. Times are UTC.\n",
+                user.email
+            ),
+        }
+    }
+
+    pub fn entry(&mut self, entry: &Entry) -> String {
+        let first = self.entries_written == 0;
+        self.entries_written += 1;
+        match self.format {
+            Format::Json => {
+                let json =
+                    serde_json::to_string(&entry.to_json()).unwrap_or_else(|_| "null".into());
+                if first {
+                    json
+                } else {
+                    format!(",{json}")
+                }
+            }
+            Format::Csv => csv_row(entry),
+            Format::Markdown => self.markdown_entry(entry),
+        }
+    }
+
+    pub fn end(&self) -> String {
+        match self.format {
+            Format::Json => "]}\n".to_owned(),
+            Format::Csv => String::new(),
+            Format::Markdown if self.entries_written == 0 => "\nNo entries yet.\n".to_owned(),
+            Format::Markdown => String::new(),
+        }
+    }
+
+    fn markdown_entry(&mut self, entry: &Entry) -> String {
+        let created = format_millis(entry.created_at);
+        let (day, time) = (&created[..10], &created[11..16]);
+        let mut out = String::new();
+        if self.current_day.as_deref() != Some(day) {
+            out.push_str(&format!("\n## {}\n", long_day(entry.created_at, day)));
+            self.current_day = Some(day.to_owned());
+        }
+        out.push_str(&format!("\n### {time} · {}\n\n", entry.mood));
+        if !entry.tags.as_slice().is_empty() {
+            out.push_str(&format!("Tags: {}\n\n", entry.tags.as_slice().join(", ")));
+        }
+        out.push_str(entry.note.trim_end());
+        out.push('\n');
+        if let Some(reply) = &entry.ai_response {
+            out.push_str(&format!("\n> {}\n", reply.replace('\n', "\n> ")));
+        }
+        out
+    }
+}
+
+fn long_day(millis: Millis, fallback: &str) -> String {
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .map(|dt| dt.format("%A, %-d %B %Y").to_string())
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
+fn csv_row(entry: &Entry) -> String {
+    let tags = serde_json::to_string(entry.tags.as_slice()).unwrap_or_else(|_| "[]".into());
+    let cells = [
+        entry.id.as_str(),
+        &format_millis(entry.created_at),
+        &format_millis(entry.updated_at),
+        &entry.mood,
+        &tags,
+        &entry.note,
+        entry.ai_response.as_deref().unwrap_or(""),
+    ]
+    .map(csv_cell);
+    format!("{}\r\n", cells.join(","))
+}
+
+/// One RFC 4180 cell. Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
+/// tab, carriage return at the start) gets a leading apostrophe, so it stays text.
+pub fn csv_cell(text: &str) -> String {
+    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if guarded.contains([',', '"', '\n', '\r']) || guarded != guarded.trim() {
+        format!("\"{}\"", guarded.replace('"', "\"\""))
+    } else {
+        guarded
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_cells_stay_as_they_are() {
+        assert_eq!(csv_cell("calm"), "calm");
+    }
+
+    #[test]
+    fn quotes_commas_and_newlines_are_quoted() {
+        assert_eq!(csv_cell("a, b"), "\"a, b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("line\nnext"), "\"line\nnext\"");
+    }
+
+    #[test]
+    fn formula_looking_cells_are_made_text() {
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
+        assert_eq!(csv_cell("+1"), "'+1");
+        assert_eq!(csv_cell("-2"), "'-2");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("=1,2"), "\"'=1,2\"");
+    }
+
+    #[test]
+    fn formats_parse_with_json_as_default() {
+        assert_eq!(Format::parse(None), Ok(Format::Json));
+        assert_eq!(Format::parse(Some("markdown")), Ok(Format::Markdown));
+        assert!(Format::parse(Some("xml")).is_err());
+    }
+}

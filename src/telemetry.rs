@@ -1,5 +1,7 @@
 //! Logging setup: `RUST_LOG` filters, one line per event on stderr.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber.
@@ -18,6 +20,7 @@ pub fn init(rust_log: Option<&str>) -> Result<(), crate::config::ConfigError> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
     Ok(())
 }

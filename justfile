@@ -15,7 +15,7 @@ lint:
 
 # The load benchmark: release server, seeded database, table and JSON in target/bench.
 bench *ARGS:
-    cargo run --release --bin serene-bench -- {{ARGS}}
+    cargo bench --bench load -- {{ARGS}}
 
 # Build the real image (needs a Docker engine).
 image:

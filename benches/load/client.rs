@@ -1,0 +1,213 @@
+//! Load generation: one keep-alive HTTP/1.1 connection per worker, hyper's client.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, Method, Request};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+
+use crate::seed::{Seed, STORM_PASSWORD};
+use crate::server::Server;
+use crate::CONNECTIONS;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Reads,
+    Writes,
+    Mixed,
+    ListAndWeekly,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Reads => "reads",
+            Self::Writes => "writes (synchronous=FULL, mock AI)",
+            Self::Mixed => "mixed (90% reads, 10% writes)",
+            Self::ListAndWeekly => "list+weekly",
+        }
+    }
+}
+
+/// Latencies in microseconds, errors, and the wall time they were measured over.
+#[derive(Default)]
+pub struct Measured {
+    pub latencies_us: Vec<u64>,
+    pub errors: u64,
+    pub elapsed: Duration,
+}
+
+struct Connection {
+    sender: SendRequest<Full<Bytes>>,
+    port: u16,
+}
+
+impl Connection {
+    async fn open(port: u16) -> Self {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        Self { sender, port }
+    }
+
+    /// Sends one request and reads the whole answer; returns whether it succeeded.
+    async fn send(&mut self, method: Method, path: &str, cookie: Option<&str>, body: Option<String>) -> bool {
+        if self.sender.ready().await.is_err() {
+            *self = Connection::open(self.port).await;
+        }
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, format!("127.0.0.1:{}", self.port));
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Full::new(Bytes::from(json))
+            }
+            None => Full::new(Bytes::new()),
+        };
+        let Ok(request) = request.body(body) else { return false };
+        match self.sender.send_request(request).await {
+            Ok(response) => {
+                let ok = response.status().is_success();
+                ok & response.into_body().collect().await.is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+pub async fn health(port: u16) -> bool {
+    let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
+        return false;
+    };
+    let Ok((mut sender, connection)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+        return false;
+    };
+    tokio::spawn(connection);
+    let request = Request::get("/api/health")
+        .header(header::HOST, "127.0.0.1")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    matches!(sender.send_request(request).await, Ok(r) if r.status() == 200)
+}
+
+fn note(n: u64) -> String {
+    format!("Benchmark note {n}: a quiet morning, a busy afternoon at work, and a slow walk home in the rain.")
+}
+
+/// One request of a scenario, chosen by a counter shared by all workers.
+async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: u64) -> bool {
+    let user = &seed.users[(n as usize) % seed.users.len()];
+    let cookie = Some(user.cookie.as_str());
+    let entry = &user.entry_ids[(n as usize / seed.users.len()) % user.entry_ids.len().max(1)];
+    let write = match scenario {
+        Scenario::Reads | Scenario::ListAndWeekly => false,
+        Scenario::Writes => true,
+        Scenario::Mixed => n % 10 == 0,
+    };
+    if write {
+        return if (n / 10) % 2 == 0 {
+            let body = json!({"mood": "calm", "tags": ["bench"], "note": note(n)}).to_string();
+            conn.send(Method::POST, "/api/entries", cookie, Some(body)).await
+        } else {
+            let body = json!({"note": note(n)}).to_string();
+            conn.send(Method::PUT, &format!("/api/entries/{entry}"), cookie, Some(body)).await
+        };
+    }
+    let pick = if scenario == Scenario::ListAndWeekly { (n % 2) * 3 } else { n % 4 };
+    match pick {
+        0 => conn.send(Method::GET, "/api/entries", cookie, None).await,
+        1 => conn.send(Method::GET, &format!("/api/entries/{entry}"), cookie, None).await,
+        2 => conn.send(Method::GET, "/api/auth/me", cookie, None).await,
+        _ => conn.send(Method::GET, "/api/analytics/weekly?tz=Europe/Berlin", cookie, None).await,
+    }
+}
+
+/// Runs a scenario on 64 connections for `duration`.
+pub async fn run(server: &Server, seed: &Seed, scenario: Scenario, duration: Duration) -> Measured {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = {
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let measured = run_until_stopped(server.port, Arc::new(seed.clone()), scenario, stop).await;
+    let _ = stopper.await;
+    measured
+}
+
+async fn run_until_stopped(port: u16, seed: Arc<Seed>, scenario: Scenario, stop: Arc<AtomicBool>) -> Measured {
+    let counter = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::with_capacity(CONNECTIONS);
+    for _ in 0..CONNECTIONS {
+        let (seed, counter, stop) = (Arc::clone(&seed), Arc::clone(&counter), Arc::clone(&stop));
+        workers.push(tokio::spawn(async move {
+            let mut conn = Connection::open(port).await;
+            let mut measured = Measured::default();
+            while !stop.load(Ordering::Relaxed) {
+                let n = counter.fetch_add(1, Ordering::Relaxed) as u64;
+                let sent = Instant::now();
+                let ok = one_request(&mut conn, &seed, scenario, n).await;
+                measured.latencies_us.push(sent.elapsed().as_micros() as u64);
+                measured.errors += u64::from(!ok);
+            }
+            measured
+        }));
+    }
+    let mut total = Measured::default();
+    for worker in workers {
+        let measured = worker.await.expect("worker");
+        total.latencies_us.extend(measured.latencies_us);
+        total.errors += measured.errors;
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+/// 50 concurrent logins at cost 12 while the read scenario runs for exactly as
+/// long as the storm lasts; returns those reads and the logins.
+pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured) {
+    let port = server.port;
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = tokio::spawn(run_until_stopped(port, Arc::new(seed.clone()), Scenario::Reads, Arc::clone(&stop)));
+    let started = Instant::now();
+    let logins: Vec<_> = seed
+        .storm_emails
+        .iter()
+        .cloned()
+        .map(|email| {
+            tokio::spawn(async move {
+                let mut conn = Connection::open(port).await;
+                let body = json!({"email": email, "password": STORM_PASSWORD}).to_string();
+                let sent = Instant::now();
+                let ok = conn.send(Method::POST, "/api/auth/login", None, Some(body)).await;
+                (sent.elapsed().as_micros() as u64, ok)
+            })
+        })
+        .collect();
+    let mut login_measured = Measured::default();
+    for login in logins {
+        let (latency, ok) = login.await.expect("login task");
+        login_measured.latencies_us.push(latency);
+        login_measured.errors += u64::from(!ok);
+    }
+    login_measured.elapsed = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let reads = reads.await.expect("readers");
+    (reads, login_measured)
+}

@@ -1,0 +1,125 @@
+//! Seeds the database directly (the schema exists: the server made it on its first
+//! start). Sessions are written as rows and signed with the benchmark's secret, so
+//! every simulated user has its own cookie without paying for 1,000 logins.
+
+use std::path::Path;
+
+use jsonwebtoken::{encode, EncodingKey, Header};
+use rusqlite::{params, Connection};
+use serde_json::json;
+
+use crate::server::JWT_SECRET;
+
+pub const STORM_PASSWORD: &str = "bench password for the storm";
+const STORM_USERS: usize = 50;
+const MOODS: &[&str] = &["happy", "calm", "anxious", "tired", "sad", "grateful"];
+const EIGHT_WEEKS_MS: i64 = 8 * 7 * 24 * 3_600_000;
+
+#[derive(Clone, Copy)]
+pub struct SeedSize {
+    pub users: usize,
+    pub entries_per_user: usize,
+}
+
+#[derive(Clone)]
+pub struct BenchUser {
+    pub cookie: String,
+    pub entry_ids: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Seed {
+    pub users: Vec<BenchUser>,
+    pub storm_emails: Vec<String>,
+}
+
+/// A tiny deterministic generator, so two runs seed the same data.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+impl Seed {
+    pub fn create(dir: &Path, size: SeedSize) -> Self {
+        let mut conn = Connection::open(dir.join("serene.db")).expect("open the database");
+        conn.pragma_update(None, "synchronous", "OFF").expect("pragma");
+        let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let now_s = now_ms / 1000;
+        let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
+        let mut rng = Lcg(42);
+        let tx = conn.transaction().expect("transaction");
+        let mut users = Vec::with_capacity(size.users);
+        {
+            let mut insert_user = tx
+                .prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
+                .expect("prepare");
+            let mut insert_entry = tx
+                .prepare(
+                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                )
+                .expect("prepare");
+            let mut insert_session = tx
+                .prepare("INSERT INTO sessions (jti, user_id, expires_at) VALUES (?1, ?2, ?3)")
+                .expect("prepare");
+            for i in 0..size.users {
+                let user_id = uuid::Uuid::new_v4().to_string();
+                insert_user
+                    .execute(params![user_id, format!("user{i}@bench.local"), hash, now_ms - EIGHT_WEEKS_MS])
+                    .expect("user");
+                let mut entry_ids = Vec::new();
+                for n in 0..size.entries_per_user {
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let mood = MOODS[(rng.next() % MOODS.len() as u64) as usize];
+                    let at = now_ms - (rng.next() as i64 % EIGHT_WEEKS_MS);
+                    let note = format!(
+                        "Entry {n}: a long day at work, then a walk by the river; felt {mood} and a little tired by the evening."
+                    );
+                    insert_entry
+                        .execute(params![
+                            id,
+                            user_id,
+                            mood,
+                            r#"["work","evening"]"#,
+                            note,
+                            "It sounds like a full day. Be gentle with yourself tonight.",
+                            at
+                        ])
+                        .expect("entry");
+                    if entry_ids.len() < 5 {
+                        entry_ids.push(id);
+                    }
+                }
+                let jti = uuid::Uuid::new_v4().to_string();
+                let exp = now_s + 86_400;
+                insert_session.execute(params![jti, user_id, exp]).expect("session");
+                let token = encode(
+                    &Header::default(),
+                    &json!({"sub": user_id, "iat": now_s, "exp": exp, "jti": jti}),
+                    &key,
+                )
+                .expect("token");
+                users.push(BenchUser {
+                    cookie: format!("serene_token={token}"),
+                    entry_ids,
+                });
+            }
+            for i in 0..STORM_USERS {
+                insert_user
+                    .execute(params![uuid::Uuid::new_v4().to_string(), format!("storm{i}@bench.local"), hash, now_ms])
+                    .expect("storm user");
+            }
+        }
+        tx.commit().expect("commit");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+        Self {
+            users,
+            storm_emails: (0..STORM_USERS).map(|i| format!("storm{i}@bench.local")).collect(),
+        }
+    }
+}

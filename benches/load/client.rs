@@ -20,7 +20,8 @@ pub enum Scenario {
     Reads,
     Writes,
     Mixed,
-    ListAndWeekly,
+    List,
+    Weekly,
 }
 
 impl Scenario {
@@ -29,7 +30,8 @@ impl Scenario {
             Self::Reads => "reads",
             Self::Writes => "writes (synchronous=FULL, mock AI)",
             Self::Mixed => "mixed (90% reads, 10% writes)",
-            Self::ListAndWeekly => "list+weekly",
+            Self::List => "list",
+            Self::Weekly => "weekly",
         }
     }
 }
@@ -113,7 +115,7 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     let cookie = Some(user.cookie.as_str());
     let entry = &user.entry_ids[(n as usize / seed.users.len()) % user.entry_ids.len().max(1)];
     let write = match scenario {
-        Scenario::Reads | Scenario::ListAndWeekly => false,
+        Scenario::Reads | Scenario::List | Scenario::Weekly => false,
         Scenario::Writes => true,
         Scenario::Mixed => n % 10 == 0,
     };
@@ -126,8 +128,14 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
             conn.send(Method::PUT, &format!("/api/entries/{entry}"), cookie, Some(body)).await
         };
     }
-    let pick = if scenario == Scenario::ListAndWeekly { (n % 2) * 3 } else { n % 4 };
+    let pick = match scenario {
+        Scenario::List => 0,
+        Scenario::Weekly => 3,
+        _ => n % 4,
+    };
     match pick {
+        // The flat-cost runs compare equal pages (20 entries) at both history sizes.
+        0 if scenario == Scenario::List => conn.send(Method::GET, "/api/entries?limit=20", cookie, None).await,
         0 => conn.send(Method::GET, "/api/entries", cookie, None).await,
         1 => conn.send(Method::GET, &format!("/api/entries/{entry}"), cookie, None).await,
         2 => conn.send(Method::GET, "/api/auth/me", cookie, None).await,

@@ -23,6 +23,14 @@ pub const CONNECTIONS: usize = 64;
 struct Options {
     duration: Duration,
     quick: bool,
+    /// Run only the parts whose name contains this (cold, reads, writes, mixed, storm, flat).
+    only: Option<String>,
+}
+
+impl Options {
+    fn runs(&self, part: &str) -> bool {
+        self.only.as_deref().is_none_or(|only| part.contains(only))
+    }
 }
 
 fn options() -> Options {
@@ -35,7 +43,8 @@ fn options() -> Options {
         .and_then(|v| v.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(if quick { 3 } else { 10 }));
-    Options { duration, quick }
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    Options { duration, quick, only }
 }
 
 #[tokio::main]
@@ -48,8 +57,8 @@ async fn main() {
         SeedSize { users: 1_000, entries_per_user: 200 }
     };
 
-    eprintln!("== cold start on a fresh database");
     let dir = tempfile::tempdir().expect("temp dir");
+    eprintln!("== cold start on a fresh database");
     let fresh = server::cold_start(dir.path(), 5).await;
     report.cold_start("fresh database (migrations included)", &fresh);
 
@@ -67,34 +76,40 @@ async fn main() {
     report.idle_rss_kib = server.rss_kib();
 
     for scenario in [client::Scenario::Reads, client::Scenario::Writes, client::Scenario::Mixed] {
+        if !options.runs(scenario.name()) {
+            continue;
+        }
         eprintln!("== {}", scenario.name());
         server.reset_peak_rss();
         let result = client::run(&server, &seed, scenario, options.duration).await;
         report.push(ScenarioResult::new(scenario.name(), result, server.peak_rss_kib()));
     }
 
-    eprintln!("== login storm (50 logins at bcrypt cost 12) during reads");
-    server.reset_peak_rss();
-    let (reads, logins) = client::login_storm(&server, &seed).await;
-    let peak = server.peak_rss_kib();
-    report.push(ScenarioResult::new("reads during login storm", reads, peak));
-    report.push(ScenarioResult::new("logins (storm, cost 12)", logins, peak));
-    report.peak_rss_kib = report.peak_rss_kib.max(server.peak_rss_kib());
+    if options.runs("storm") {
+        eprintln!("== login storm (50 logins at bcrypt cost 12) during reads");
+        server.reset_peak_rss();
+        let (reads, logins) = client::login_storm(&server, &seed).await;
+        let peak = server.peak_rss_kib();
+        report.push(ScenarioResult::new("reads during login storm", reads, peak));
+        report.push(ScenarioResult::new("logins (storm, cost 12)", logins, peak));
+    }
     drop(server);
 
-    eprintln!("== flat cost: list and weekly with 20 and with 20,000 entries per user");
-    for size in [
-        SeedSize { users: 50, entries_per_user: 20 },
-        SeedSize { users: 50, entries_per_user: if options.quick { 5_000 } else { 20_000 } },
-    ] {
+    eprintln!("== flat cost: 20 and 20,000 entries per user at a steady 25 entries a week");
+    let large = if options.quick { 5_000 } else { 20_000 };
+    let sizes = if options.runs("flat") { vec![20, large] } else { Vec::new() };
+    for entries_per_user in sizes {
+        let size = SeedSize { users: 50, entries_per_user };
         let dir = tempfile::tempdir().expect("temp dir");
         server::cold_start(dir.path(), 1).await;
-        let seed = Seed::create(dir.path(), size);
+        let seed = Seed::create_with_density(dir.path(), size, seed::STEADY_ENTRIES_PER_WEEK);
         let server = Server::start(dir.path()).await;
-        server.reset_peak_rss();
-        let result = client::run(&server, &seed, client::Scenario::ListAndWeekly, options.duration).await;
-        let name = format!("list+weekly at {} entries/user", size.entries_per_user);
-        report.push(ScenarioResult::new(&name, result, server.peak_rss_kib()));
+        for scenario in [client::Scenario::List, client::Scenario::Weekly] {
+            server.reset_peak_rss();
+            let result = client::run(&server, &seed, scenario, options.duration).await;
+            let name = format!("{} at {entries_per_user} entries/user", scenario.name());
+            report.push(ScenarioResult::new(&name, result, server.peak_rss_kib()));
+        }
     }
 
     report.print();

@@ -138,19 +138,19 @@ impl Report {
         let peak = self.peak_rss_kib as f64 / 1024.0;
         out.push((idle < 30.0, format!("RSS idle under 30 MiB: {idle:.1} MiB")));
         out.push((peak < 100.0, format!("RSS peak under 100 MiB: {peak:.1} MiB")));
-        let flat: Vec<&ScenarioResult> = self.scenarios.iter().filter(|s| s.name.starts_with("list+weekly")).collect();
-        if let [small, large] = flat.as_slice() {
-            let ratio = large.p50_ms / small.p50_ms.max(0.001);
-            out.push((
-                ratio < 1.5,
-                format!(
-                    "list+weekly as fast at {} as at {}: p50 {:.2} vs {:.2} ms (x{ratio:.2})",
-                    large.name.trim_start_matches("list+weekly at "),
-                    small.name.trim_start_matches("list+weekly at "),
-                    large.p50_ms,
-                    small.p50_ms
-                ),
-            ));
+        for kind in ["list", "weekly"] {
+            let flat: Vec<&ScenarioResult> =
+                self.scenarios.iter().filter(|s| s.name.starts_with(&format!("{kind} at "))).collect();
+            if let [small, large] = flat.as_slice() {
+                let ratio = large.p50_ms / small.p50_ms.max(0.001);
+                out.push((
+                    ratio < 1.5,
+                    format!(
+                        "{kind} as fast with a long history: p50 {:.2} ms ({}) vs {:.2} ms ({}), x{ratio:.2}",
+                        large.p50_ms, large.name, small.p50_ms, small.name
+                    ),
+                ));
+            }
         }
         for s in &self.scenarios {
             if s.errors > 0 {

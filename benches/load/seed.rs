@@ -13,7 +13,10 @@ use crate::server::JWT_SECRET;
 pub const STORM_PASSWORD: &str = "bench password for the storm";
 const STORM_USERS: usize = 50;
 const MOODS: &[&str] = &["happy", "calm", "anxious", "tired", "sad", "grateful"];
-const EIGHT_WEEKS_MS: i64 = 8 * 7 * 24 * 3_600_000;
+const WEEK_MS: i64 = 7 * 24 * 3_600_000;
+const EIGHT_WEEKS_MS: i64 = 8 * WEEK_MS;
+/// A diligent journal: several entries a day, every day.
+pub const STEADY_ENTRIES_PER_WEEK: usize = 25;
 
 #[derive(Clone, Copy)]
 pub struct SeedSize {
@@ -37,14 +40,31 @@ pub struct Seed {
 struct Lcg(u64);
 
 impl Lcg {
+    /// 62 random bits (two 31-bit halves: the low bits of an LCG are weak).
     fn next(&mut self) -> u64 {
+        (self.half() << 31) | self.half()
+    }
+
+    fn half(&mut self) -> u64 {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
 
 impl Seed {
+    /// Each user's entries spread over the last eight weeks.
     pub fn create(dir: &Path, size: SeedSize) -> Self {
+        Self::create_spread(dir, size, EIGHT_WEEKS_MS)
+    }
+
+    /// Each user's entries at `per_week` a week, reaching back as far as they need:
+    /// a long history, with recent weeks as full as in a short one.
+    pub fn create_with_density(dir: &Path, size: SeedSize, per_week: usize) -> Self {
+        let weeks = size.entries_per_user.div_ceil(per_week).max(1) as i64;
+        Self::create_spread(dir, size, weeks * WEEK_MS)
+    }
+
+    fn create_spread(dir: &Path, size: SeedSize, span_ms: i64) -> Self {
         let mut conn = Connection::open(dir.join("serene.db")).expect("open the database");
         conn.pragma_update(None, "synchronous", "OFF").expect("pragma");
         let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
@@ -76,7 +96,7 @@ impl Seed {
                 for n in 0..size.entries_per_user {
                     let id = uuid::Uuid::new_v4().to_string();
                     let mood = MOODS[(rng.next() % MOODS.len() as u64) as usize];
-                    let at = now_ms - (rng.next() as i64 % EIGHT_WEEKS_MS);
+                    let at = now_ms - (rng.next() as i64 % span_ms);
                     let note = format!(
                         "Entry {n}: a long day at work, then a walk by the river; felt {mood} and a little tired by the evening."
                     );

@@ -71,6 +71,7 @@ impl Server {
         let port = free_port();
         let child = spawn(dir, port);
         wait_healthy(port, Instant::now()).await;
+        eprintln!("   server pid {} on port {port}", child.id());
         Self { child, port }
     }
 

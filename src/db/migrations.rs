@@ -6,6 +6,7 @@ use rusqlite::{Connection, TransactionBehavior};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_sessions.sql"),
+    include_str!("../../sql/0003_covering_index.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

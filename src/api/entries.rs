@@ -1,9 +1,9 @@
 use http::StatusCode;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::session::{self, AuthUser};
 use crate::clock::now_millis;
-use crate::db::Update;
+use crate::db::{EntryJson, Update};
 use crate::domain::{EntryChanges, EntryId, ListQuery, NewEntry};
 use crate::error::ApiError;
 use crate::http::response::{json, no_content, Response};
@@ -27,11 +27,18 @@ pub async fn list_entries(ctx: RequestCtx) -> Result<Response, ApiError> {
     let user = session::require_user(&ctx)?;
     let query = ListQuery::parse(&ctx.query())?;
     let page = ctx.state.db.entries().list(&user.id, &query).await?;
-    let entries: Vec<_> = page.entries.iter().map(|e| e.to_json()).collect();
-    Ok(json(
-        StatusCode::OK,
-        &json!({ "entries": entries, "next_cursor": page.next_cursor.map(|c| c.encode()) }),
-    ))
+    let body = PageJson {
+        entries: page.entries.iter().map(|e| e.to_json()).collect(),
+        next_cursor: page.next_cursor.map(|c| c.encode()),
+    };
+    Ok(json(StatusCode::OK, &body))
+}
+
+/// Serialised straight from the rows, without building a JSON tree first.
+#[derive(Serialize)]
+struct PageJson<'a> {
+    entries: Vec<EntryJson<'a>>,
+    next_cursor: Option<String>,
 }
 
 pub async fn get_entry(ctx: RequestCtx) -> Result<Response, ApiError> {

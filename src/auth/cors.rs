@@ -9,9 +9,13 @@ use crate::http::response::{empty_body, Response};
 const MAX_AGE_SECONDS: &str = "600";
 
 /// Adds the CORS answer headers when the request's origin is allowed; always `Vary: Origin`.
-pub fn add_headers(request: &HeaderMap, response: &mut HeaderMap, allowed_origins: &[String]) {
+pub fn add_headers(
+    origin: Option<&HeaderValue>,
+    response: &mut HeaderMap,
+    allowed_origins: &[String],
+) {
     response.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(origin) = allowed_origin(request, allowed_origins) {
+    if let Some(origin) = allowed_origin(origin, allowed_origins) {
         response.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         response.insert(
             header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
@@ -32,11 +36,15 @@ pub fn is_preflight(method: &http::Method, headers: &HeaderMap) -> bool {
 }
 
 /// Answers a preflight: 204, with permission only for an allowed origin.
-pub fn preflight(request: &HeaderMap, allowed_origins: &[String], methods: &str) -> Response {
+pub fn preflight(
+    origin: Option<&HeaderValue>,
+    allowed_origins: &[String],
+    methods: &str,
+) -> Response {
     let mut response = http::Response::new(empty_body());
     *response.status_mut() = StatusCode::NO_CONTENT;
     let headers = response.headers_mut();
-    add_headers(request, headers, allowed_origins);
+    add_headers(origin, headers, allowed_origins);
     if headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN) {
         if let Ok(methods) = HeaderValue::from_str(methods) {
             headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, methods);
@@ -53,8 +61,8 @@ pub fn preflight(request: &HeaderMap, allowed_origins: &[String], methods: &str)
     response
 }
 
-fn allowed_origin(request: &HeaderMap, allowed_origins: &[String]) -> Option<HeaderValue> {
-    let origin = request.get(header::ORIGIN)?;
+fn allowed_origin(origin: Option<&HeaderValue>, allowed_origins: &[String]) -> Option<HeaderValue> {
+    let origin = origin?;
     let text = origin.to_str().ok()?;
     is_allowed(text, allowed_origins).then(|| origin.clone())
 }

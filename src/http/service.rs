@@ -3,7 +3,8 @@
 
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use hyper::body::Incoming;
@@ -22,16 +23,18 @@ pub async fn handle(
     request: http::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     let started = Instant::now();
-    let request_id = uuid::Uuid::new_v4().to_string();
+    let request_id = next_request_id();
     let (parts, body) = request.into_parts();
     let method = parts.method.clone();
-    let request_headers = parts.headers.clone();
-    let allowed_origins = state.config.allowed_origins.clone();
+    let origin = parts.headers.get(http::header::ORIGIN).cloned();
+    // The handler takes `state`; this handle keeps the configuration for the answer.
+    let shared = Arc::clone(&state);
+    let allowed_origins = &shared.config.allowed_origins;
 
     let (route, result) = if cors::is_preflight(&parts.method, &parts.headers) {
         let methods = router.methods_for(parts.uri.path());
         let response = match methods {
-            Some(methods) => Ok(cors::preflight(&parts.headers, &allowed_origins, &methods)),
+            Some(methods) => Ok(cors::preflight(origin.as_ref(), allowed_origins, &methods)),
             None => Err(ApiError::NotFound),
         };
         ("preflight", response)
@@ -39,7 +42,7 @@ pub async fn handle(
         match router.find(&parts.method, parts.uri.path()) {
             Err(err) => ("-", Err(err)),
             Ok(found) => {
-                let result = match csrf::check(&parts.method, &parts.headers, &allowed_origins) {
+                let result = match csrf::check(&parts.method, &parts.headers, allowed_origins) {
                     Err(err) => Err(err),
                     Ok(()) => {
                         let client_ip = client_ip(&state, &parts.headers, peer);
@@ -69,7 +72,7 @@ pub async fn handle(
         }
     };
     add_security_headers(response.headers_mut(), &request_id);
-    cors::add_headers(&request_headers, response.headers_mut(), &allowed_origins);
+    cors::add_headers(origin.as_ref(), response.headers_mut(), allowed_origins);
     tracing::info!(
         method = %method,
         route,
@@ -79,6 +82,22 @@ pub async fn handle(
         "request"
     );
     Ok(response)
+}
+
+/// A request id unique to this process run: a random prefix chosen at start and
+/// a counter (cheaper than a random UUID per request, and still unguessable across runs).
+fn next_request_id() -> String {
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        let _ = getrandom::fill(&mut bytes);
+        u32::from_le_bytes(bytes)
+    });
+    format!(
+        "{prefix:08x}-{:010}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Runs the handler on its own task so that a panic becomes a 500 and the

@@ -10,6 +10,7 @@ RUN apk add --no-cache musl-dev
 WORKDIR /src
 # Dependencies first, so source edits do not rebuild them.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && cargo build --release --locked \
     && rm -rf src target/release/deps/serene* target/release/deps/libserene* target/release/.fingerprint/serene-*

@@ -51,7 +51,9 @@ struct Connection {
 
 impl Connection {
     async fn open(port: u16) -> Self {
-        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
         stream.set_nodelay(true).expect("nodelay");
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -61,7 +63,13 @@ impl Connection {
     }
 
     /// Sends one request and reads the whole answer; returns whether it succeeded.
-    async fn send(&mut self, method: Method, path: &str, cookie: Option<&str>, body: Option<String>) -> bool {
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<String>,
+    ) -> bool {
         if self.sender.ready().await.is_err() {
             *self = Connection::open(self.port).await;
         }
@@ -79,7 +87,9 @@ impl Connection {
             }
             None => Full::new(Bytes::new()),
         };
-        let Ok(request) = request.body(body) else { return false };
+        let Ok(request) = request.body(body) else {
+            return false;
+        };
         match self.sender.send_request(request).await {
             Ok(response) => {
                 let ok = response.status().is_success();
@@ -94,7 +104,9 @@ pub async fn health(port: u16) -> bool {
     let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
         return false;
     };
-    let Ok((mut sender, connection)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+    let Ok((mut sender, connection)) =
+        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+    else {
         return false;
     };
     tokio::spawn(connection);
@@ -122,10 +134,17 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     if write {
         return if (n / 10) % 2 == 0 {
             let body = json!({"mood": "calm", "tags": ["bench"], "note": note(n)}).to_string();
-            conn.send(Method::POST, "/api/entries", cookie, Some(body)).await
+            conn.send(Method::POST, "/api/entries", cookie, Some(body))
+                .await
         } else {
             let body = json!({"note": note(n)}).to_string();
-            conn.send(Method::PUT, &format!("/api/entries/{entry}"), cookie, Some(body)).await
+            conn.send(
+                Method::PUT,
+                &format!("/api/entries/{entry}"),
+                cookie,
+                Some(body),
+            )
+            .await
         };
     }
     let pick = match scenario {
@@ -135,11 +154,25 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     };
     match pick {
         // The flat-cost runs compare equal pages (20 entries) at both history sizes.
-        0 if scenario == Scenario::List => conn.send(Method::GET, "/api/entries?limit=20", cookie, None).await,
+        0 if scenario == Scenario::List => {
+            conn.send(Method::GET, "/api/entries?limit=20", cookie, None)
+                .await
+        }
         0 => conn.send(Method::GET, "/api/entries", cookie, None).await,
-        1 => conn.send(Method::GET, &format!("/api/entries/{entry}"), cookie, None).await,
+        1 => {
+            conn.send(Method::GET, &format!("/api/entries/{entry}"), cookie, None)
+                .await
+        }
         2 => conn.send(Method::GET, "/api/auth/me", cookie, None).await,
-        _ => conn.send(Method::GET, "/api/analytics/weekly?tz=Europe/Berlin", cookie, None).await,
+        _ => {
+            conn.send(
+                Method::GET,
+                "/api/analytics/weekly?tz=Europe/Berlin",
+                cookie,
+                None,
+            )
+            .await
+        }
     }
 }
 
@@ -158,7 +191,12 @@ pub async fn run(server: &Server, seed: &Seed, scenario: Scenario, duration: Dur
     measured
 }
 
-async fn run_until_stopped(port: u16, seed: Arc<Seed>, scenario: Scenario, stop: Arc<AtomicBool>) -> Measured {
+async fn run_until_stopped(
+    port: u16,
+    seed: Arc<Seed>,
+    scenario: Scenario,
+    stop: Arc<AtomicBool>,
+) -> Measured {
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut workers = Vec::with_capacity(CONNECTIONS);
@@ -171,7 +209,9 @@ async fn run_until_stopped(port: u16, seed: Arc<Seed>, scenario: Scenario, stop:
                 let n = counter.fetch_add(1, Ordering::Relaxed) as u64;
                 let sent = Instant::now();
                 let ok = one_request(&mut conn, &seed, scenario, n).await;
-                measured.latencies_us.push(sent.elapsed().as_micros() as u64);
+                measured
+                    .latencies_us
+                    .push(sent.elapsed().as_micros() as u64);
                 measured.errors += u64::from(!ok);
             }
             measured
@@ -192,7 +232,12 @@ async fn run_until_stopped(port: u16, seed: Arc<Seed>, scenario: Scenario, stop:
 pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured) {
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
-    let reads = tokio::spawn(run_until_stopped(port, Arc::new(seed.clone()), Scenario::Reads, Arc::clone(&stop)));
+    let reads = tokio::spawn(run_until_stopped(
+        port,
+        Arc::new(seed.clone()),
+        Scenario::Reads,
+        Arc::clone(&stop),
+    ));
     let started = Instant::now();
     let logins: Vec<_> = seed
         .storm_emails
@@ -203,7 +248,9 @@ pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured) {
                 let mut conn = Connection::open(port).await;
                 let body = json!({"email": email, "password": STORM_PASSWORD}).to_string();
                 let sent = Instant::now();
-                let ok = conn.send(Method::POST, "/api/auth/login", None, Some(body)).await;
+                let ok = conn
+                    .send(Method::POST, "/api/auth/login", None, Some(body))
+                    .await;
                 (sent.elapsed().as_micros() as u64, ok)
             })
         })

@@ -43,8 +43,16 @@ fn options() -> Options {
         .and_then(|v| v.parse().ok())
         .map(Duration::from_secs)
         .unwrap_or(Duration::from_secs(if quick { 3 } else { 10 }));
-    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
-    Options { duration, quick, only }
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    Options {
+        duration,
+        quick,
+        only,
+    }
 }
 
 #[tokio::main]
@@ -52,9 +60,15 @@ async fn main() {
     let options = options();
     let mut report = Report::new();
     let main_size = if options.quick {
-        SeedSize { users: 200, entries_per_user: 200 }
+        SeedSize {
+            users: 200,
+            entries_per_user: 200,
+        }
     } else {
-        SeedSize { users: 1_000, entries_per_user: 200 }
+        SeedSize {
+            users: 1_000,
+            entries_per_user: 200,
+        }
     };
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -62,27 +76,44 @@ async fn main() {
     let fresh = server::cold_start(dir.path(), 5).await;
     report.cold_start("fresh database (migrations included)", &fresh);
 
-    eprintln!("== seeding {} users x {} entries", main_size.users, main_size.entries_per_user);
+    eprintln!(
+        "== seeding {} users x {} entries",
+        main_size.users, main_size.entries_per_user
+    );
     let started = Instant::now();
     let seed = Seed::create(dir.path(), main_size);
     eprintln!("   seeded in {:.1} s", started.elapsed().as_secs_f64());
 
     eprintln!("== cold start on the seeded database");
     let seeded = server::cold_start(dir.path(), 5).await;
-    report.cold_start(&format!("seeded database ({} entries)", main_size.users * main_size.entries_per_user), &seeded);
+    report.cold_start(
+        &format!(
+            "seeded database ({} entries)",
+            main_size.users * main_size.entries_per_user
+        ),
+        &seeded,
+    );
 
     let server = Server::start(dir.path()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     report.idle_rss_kib = server.rss_kib();
 
-    for scenario in [client::Scenario::Reads, client::Scenario::Writes, client::Scenario::Mixed] {
+    for scenario in [
+        client::Scenario::Reads,
+        client::Scenario::Writes,
+        client::Scenario::Mixed,
+    ] {
         if !options.runs(scenario.name()) {
             continue;
         }
         eprintln!("== {}", scenario.name());
         server.reset_peak_rss();
         let result = client::run(&server, &seed, scenario, options.duration).await;
-        report.push(ScenarioResult::new(scenario.name(), result, server.peak_rss_kib()));
+        report.push(ScenarioResult::new(
+            scenario.name(),
+            result,
+            server.peak_rss_kib(),
+        ));
     }
 
     if options.runs("storm") {
@@ -97,9 +128,16 @@ async fn main() {
 
     eprintln!("== flat cost: 20 and 20,000 entries per user at a steady 25 entries a week");
     let large = if options.quick { 5_000 } else { 20_000 };
-    let sizes = if options.runs("flat") { vec![20, large] } else { Vec::new() };
+    let sizes = if options.runs("flat") {
+        vec![20, large]
+    } else {
+        Vec::new()
+    };
     for entries_per_user in sizes {
-        let size = SeedSize { users: 50, entries_per_user };
+        let size = SeedSize {
+            users: 50,
+            entries_per_user,
+        };
         let dir = tempfile::tempdir().expect("temp dir");
         server::cold_start(dir.path(), 1).await;
         let seed = Seed::create_with_density(dir.path(), size, seed::STEADY_ENTRIES_PER_WEEK);

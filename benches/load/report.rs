@@ -92,13 +92,28 @@ impl Report {
 
     pub fn print(&self) {
         println!();
-        println!("Serene load benchmark: {} connections, {} cores", crate::CONNECTIONS, cores());
+        println!(
+            "Serene load benchmark: {} connections, {} cores",
+            crate::CONNECTIONS,
+            cores()
+        );
         println!();
         println!(
             "| {:<38} | {:>9} | {:>8} | {:>8} | {:>8} | {:>8} | {:>8} | {:>6} | {:>9} |",
-            "scenario", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors", "peak RSS"
+            "scenario",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "max ms",
+            "errors",
+            "peak RSS"
         );
-        println!("|{:-<40}|{:->11}|{:->10}|{:->10}|{:->10}|{:->10}|{:->10}|{:->8}|{:->11}|", "", "", "", "", "", "", "", "", "");
+        println!(
+            "|{:-<40}|{:->11}|{:->10}|{:->10}|{:->10}|{:->10}|{:->10}|{:->8}|{:->11}|",
+            "", "", "", "", "", "", "", "", ""
+        );
         for s in &self.scenarios {
             println!(
                 "| {:<38} | {:>9} | {:>8.0} | {:>8.2} | {:>8.2} | {:>8.2} | {:>8.2} | {:>6} | {:>5.1} MiB |",
@@ -107,10 +122,21 @@ impl Report {
         }
         println!();
         for (name, times) in &self.cold_starts {
-            let all: Vec<String> = times.iter().map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0)).collect();
-            println!("cold start, {name}: median {:.1} ms (runs: {} ms)", median_ms(times), all.join(", "));
+            let all: Vec<String> = times
+                .iter()
+                .map(|t| format!("{:.1}", t.as_secs_f64() * 1000.0))
+                .collect();
+            println!(
+                "cold start, {name}: median {:.1} ms (runs: {} ms)",
+                median_ms(times),
+                all.join(", ")
+            );
         }
-        println!("server RSS idle: {:.1} MiB, peak: {:.1} MiB", self.idle_rss_kib as f64 / 1024.0, self.peak_rss_kib as f64 / 1024.0);
+        println!(
+            "server RSS idle: {:.1} MiB, peak: {:.1} MiB",
+            self.idle_rss_kib as f64 / 1024.0,
+            self.peak_rss_kib as f64 / 1024.0
+        );
         println!();
         println!("Targets:");
         for (met, text) in self.targets() {
@@ -122,25 +148,49 @@ impl Report {
         let mut out = Vec::new();
         for (name, times) in &self.cold_starts {
             let ms = median_ms(times);
-            out.push((ms < 50.0, format!("cold start under 50 ms ({name}): {ms:.1} ms")));
+            out.push((
+                ms < 50.0,
+                format!("cold start under 50 ms ({name}): {ms:.1} ms"),
+            ));
         }
         if let Some(r) = self.find("reads") {
-            out.push((r.p99_ms < 10.0, format!("reads p99 under 10 ms: {:.2} ms", r.p99_ms)));
-            out.push((r.rps >= 10_000.0, format!("reads at least 10,000 req/s: {:.0}", r.rps)));
+            out.push((
+                r.p99_ms < 10.0,
+                format!("reads p99 under 10 ms: {:.2} ms", r.p99_ms),
+            ));
+            out.push((
+                r.rps >= 10_000.0,
+                format!("reads at least 10,000 req/s: {:.0}", r.rps),
+            ));
         }
         if let Some(w) = self.find("writes") {
-            out.push((w.rps >= 1_000.0, format!("writes at least 1,000 req/s: {:.0}", w.rps)));
+            out.push((
+                w.rps >= 1_000.0,
+                format!("writes at least 1,000 req/s: {:.0}", w.rps),
+            ));
         }
         if let Some(s) = self.find("reads during login storm") {
-            out.push((s.p99_ms < 50.0, format!("reads p99 during the login storm under 50 ms: {:.2} ms", s.p99_ms)));
+            out.push((
+                s.p99_ms < 50.0,
+                format!(
+                    "reads p99 during the login storm under 50 ms: {:.2} ms",
+                    s.p99_ms
+                ),
+            ));
         }
         let idle = self.idle_rss_kib as f64 / 1024.0;
         let peak = self.peak_rss_kib as f64 / 1024.0;
         out.push((idle < 30.0, format!("RSS idle under 30 MiB: {idle:.1} MiB")));
-        out.push((peak < 100.0, format!("RSS peak under 100 MiB: {peak:.1} MiB")));
+        out.push((
+            peak < 100.0,
+            format!("RSS peak under 100 MiB: {peak:.1} MiB"),
+        ));
         for kind in ["list", "weekly"] {
-            let flat: Vec<&ScenarioResult> =
-                self.scenarios.iter().filter(|s| s.name.starts_with(&format!("{kind} at "))).collect();
+            let flat: Vec<&ScenarioResult> = self
+                .scenarios
+                .iter()
+                .filter(|s| s.name.starts_with(&format!("{kind} at ")))
+                .collect();
             if let [small, large] = flat.as_slice() {
                 let ratio = large.p50_ms / small.p50_ms.max(0.001);
                 out.push((
@@ -154,7 +204,10 @@ impl Report {
         }
         for s in &self.scenarios {
             if s.errors > 0 {
-                out.push((false, format!("no errors in {}: {} errors", s.name, s.errors)));
+                out.push((
+                    false,
+                    format!("no errors in {}: {} errors", s.name, s.errors),
+                ));
             }
         }
         out
@@ -169,13 +222,22 @@ impl Report {
             let slug: String = s
                 .name
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
                 .collect::<String>()
                 .split('-')
                 .filter(|p| !p.is_empty())
                 .collect::<Vec<_>>()
                 .join("-");
-            let _ = std::fs::write(dir.join(format!("{slug}.json")), serde_json::to_string_pretty(&s.to_json()).unwrap_or_default());
+            let _ = std::fs::write(
+                dir.join(format!("{slug}.json")),
+                serde_json::to_string_pretty(&s.to_json()).unwrap_or_default(),
+            );
         }
         let summary = json!({
             "cores": cores(),
@@ -186,7 +248,12 @@ impl Report {
             "targets": self.targets().into_iter().map(|(met, text)| json!({"met": met, "target": text})).collect::<Vec<_>>(),
         });
         let path = dir.join("summary.json");
-        if std::fs::write(&path, serde_json::to_string_pretty(&summary).unwrap_or_default()).is_ok() {
+        if std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&summary).unwrap_or_default(),
+        )
+        .is_ok()
+        {
             println!("\nJSON: {}", path.display());
         }
     }

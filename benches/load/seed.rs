@@ -46,7 +46,10 @@ impl Lcg {
     }
 
     fn half(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 }
@@ -66,7 +69,8 @@ impl Seed {
 
     fn create_spread(dir: &Path, size: SeedSize, span_ms: i64) -> Self {
         let mut conn = Connection::open(dir.join("serene.db")).expect("open the database");
-        conn.pragma_update(None, "synchronous", "OFF").expect("pragma");
+        conn.pragma_update(None, "synchronous", "OFF")
+            .expect("pragma");
         let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now_s = now_ms / 1000;
@@ -90,7 +94,12 @@ impl Seed {
             for i in 0..size.users {
                 let user_id = uuid::Uuid::new_v4().to_string();
                 insert_user
-                    .execute(params![user_id, format!("user{i}@bench.local"), hash, now_ms - EIGHT_WEEKS_MS])
+                    .execute(params![
+                        user_id,
+                        format!("user{i}@bench.local"),
+                        hash,
+                        now_ms - EIGHT_WEEKS_MS
+                    ])
                     .expect("user");
                 let mut entry_ids = Vec::new();
                 for n in 0..size.entries_per_user {
@@ -117,7 +126,9 @@ impl Seed {
                 }
                 let jti = uuid::Uuid::new_v4().to_string();
                 let exp = now_s + 86_400;
-                insert_session.execute(params![jti, user_id, exp]).expect("session");
+                insert_session
+                    .execute(params![jti, user_id, exp])
+                    .expect("session");
                 let token = encode(
                     &Header::default(),
                     &json!({"sub": user_id, "iat": now_s, "exp": exp, "jti": jti}),
@@ -131,15 +142,23 @@ impl Seed {
             }
             for i in 0..STORM_USERS {
                 insert_user
-                    .execute(params![uuid::Uuid::new_v4().to_string(), format!("storm{i}@bench.local"), hash, now_ms])
+                    .execute(params![
+                        uuid::Uuid::new_v4().to_string(),
+                        format!("storm{i}@bench.local"),
+                        hash,
+                        now_ms
+                    ])
                     .expect("storm user");
             }
         }
         tx.commit().expect("commit");
-        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
         Self {
             users,
-            storm_emails: (0..STORM_USERS).map(|i| format!("storm{i}@bench.local")).collect(),
+            storm_emails: (0..STORM_USERS)
+                .map(|i| format!("storm{i}@bench.local"))
+                .collect(),
         }
     }
 }

@@ -62,7 +62,9 @@ pub async fn cold_start(dir: &Path, runs: usize) -> Vec<Duration> {
 }
 
 fn stop(child: &mut Child) {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }
 

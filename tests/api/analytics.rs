@@ -1,33 +1,12 @@
 use chrono::{TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serene::domain::{Mood, NewEntry, Note, Tags};
 
 use crate::helpers::{assert_error, note, spawn_app, TestApp};
 
 async fn insert_at(app: &TestApp, cookie: &str, at: chrono::DateTime<Utc>, mood: &str) {
-    let me: Value = app
-        .get("/api/auth/me", Some(cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let entry = NewEntry {
-        mood: Mood::parse(mood).unwrap(),
-        tags: Tags::default(),
-        note: Note::parse(&note("Inserted for the weekly counts.")).unwrap(),
-    };
-    app.state
-        .db
-        .entries()
-        .insert(
-            me["id"].as_str().unwrap(),
-            &entry,
-            None,
-            at.timestamp_millis(),
-        )
-        .await
-        .unwrap();
+    app.insert_entry_at(cookie, at.timestamp_millis(), mood)
+        .await;
 }
 
 async fn weekly(app: &TestApp, cookie: &str, query: &str) -> Value {

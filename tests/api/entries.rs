@@ -2,7 +2,6 @@ use std::collections::HashSet;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use serene::domain::{Mood, NewEntry, Note, Tags};
 
 use crate::helpers::{assert_error, note, spawn_app, spawn_app_with_openai, TestApp};
 
@@ -254,36 +253,16 @@ async fn fields_a_client_must_not_set_are_ignored() {
     assert_eq!(updated["created_at"], entry["created_at"]);
 }
 
-async fn insert_at(app: &TestApp, cookie: &str, created_at: i64, mood: &str) {
-    let me: Value = app
-        .get("/api/auth/me", Some(cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let entry = NewEntry {
-        mood: Mood::parse(mood).unwrap(),
-        tags: Tags::default(),
-        note: Note::parse(&note("Inserted through the database layer.")).unwrap(),
-    };
-    app.state
-        .db
-        .entries()
-        .insert(me["id"].as_str().unwrap(), &entry, None, created_at)
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn paging_visits_every_entry_once_in_order_even_with_shared_timestamps() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
     let base = 1_795_000_000_000;
     for i in 0..90 {
-        insert_at(&app, &cookie, base + i * 1000, "calm").await;
+        app.insert_entry_at(&cookie, base + i * 1000, "calm").await;
     }
     for _ in 0..30 {
-        insert_at(&app, &cookie, base + 45_000, "happy").await;
+        app.insert_entry_at(&cookie, base + 45_000, "happy").await;
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -322,7 +301,8 @@ async fn the_default_page_holds_fifty_entries() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
     for i in 0..55 {
-        insert_at(&app, &cookie, 1_795_000_000_000 + i, "calm").await;
+        app.insert_entry_at(&cookie, 1_795_000_000_000 + i, "calm")
+            .await;
     }
     let page: Value = app
         .get("/api/entries", Some(&cookie))
@@ -341,7 +321,7 @@ async fn from_and_to_accept_dates_and_datetimes_and_are_inclusive() {
     // 2026-11-19T23:59:59.999Z, 2026-11-20T00:00:00.000Z, 2026-11-20T12:00:00.000Z, 2026-11-21T00:00:00.000Z
     let day = 1_795_132_800_000_i64;
     for at in [day - 1, day, day + 43_200_000, day + 86_400_000] {
-        insert_at(&app, &cookie, at, "calm").await;
+        app.insert_entry_at(&cookie, at, "calm").await;
     }
     let count = |query: &'static str| {
         let app = &app;

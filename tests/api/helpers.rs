@@ -226,6 +226,37 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// The id of the cookie's user.
+    pub async fn user_id(&self, cookie: &str) -> String {
+        let me: Value = self
+            .get("/api/auth/me", Some(cookie))
+            .await
+            .json()
+            .await
+            .expect("me");
+        me["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Stores an entry straight through the database layer, created at `created_at`
+    /// (milliseconds): for times a test must choose, such as shared timestamps.
+    pub async fn insert_entry_at(&self, cookie: &str, created_at: i64, mood: &str) {
+        let entry = serene::domain::NewEntry::parse(
+            json!({"mood": mood, "note": note("Inserted through the database layer.")})
+                .as_object()
+                .expect("object"),
+        )
+        .expect("a valid entry");
+        let user_id = self.user_id(cookie).await;
+        self.state
+            .db
+            .entries()
+            .insert(&user_id, &entry, None, created_at)
+            .await
+            .expect("insert");
+    }
+}
+
 /// `serene_token=<value>` from a response's `Set-Cookie`, ready for a `Cookie` header.
 pub fn session_cookie(response: &Response) -> Option<String> {
     set_cookie(response).map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())

@@ -171,14 +171,7 @@ async fn crisis_notes_get_the_disclaimer_and_never_reach_the_backend() {
         )
         .await;
     assert_eq!(entry["ai_response"], DISCLAIMER);
-    let streamed = app
-        .client
-        .post(app.url("/api/ai/vibe-check/stream"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"note": "I want to die"}))
-        .send()
-        .await
-        .unwrap();
+    let streamed = stream(&app, &cookie, "I want to die").await;
     let events = sse_events(&streamed.text().await.unwrap());
     assert_eq!(
         events,
@@ -344,6 +337,16 @@ async fn clinical_words_are_replaced_and_a_third_sentence_is_cut() {
     );
 }
 
+async fn stream(app: &TestApp, cookie: &str, text: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, cookie)
+        .json(&json!({ "note": text }))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// `(event, data)` pairs of an SSE body.
 fn sse_events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
@@ -373,14 +376,7 @@ async fn streaming_relays_deltas_in_order_and_ends_with_done() {
         .expect(1)
         .mount(app.openai())
         .await;
-    let response = app
-        .client
-        .post(app.url("/api/ai/vibe-check/stream"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"note": note("A quiet evening at home.")}))
-        .send()
-        .await
-        .unwrap();
+    let response = stream(&app, &cookie, &note("A quiet evening at home.")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers()[header::CONTENT_TYPE],
@@ -419,14 +415,7 @@ async fn a_rejected_streamed_reply_ends_with_a_safe_done_event() {
         .respond_with(stream_fixture("openai_stream_clinical.sse"))
         .mount(app.openai())
         .await;
-    let response = app
-        .client
-        .post(app.url("/api/ai/vibe-check/stream"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"note": note("A flat and grey day.")}))
-        .send()
-        .await
-        .unwrap();
+    let response = stream(&app, &cookie, &note("A flat and grey day.")).await;
     let events = sse_events(&response.text().await.unwrap());
     let (event, data) = events.last().unwrap();
     assert_eq!(event, "done");
@@ -438,14 +427,7 @@ async fn a_rejected_streamed_reply_ends_with_a_safe_done_event() {
 async fn the_mock_backend_streams_in_several_deltas() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let response = app
-        .client
-        .post(app.url("/api/ai/vibe-check/stream"))
-        .header(header::COOKIE, &cookie)
-        .json(&json!({"note": note("Went to the gym and felt strong.")}))
-        .send()
-        .await
-        .unwrap();
+    let response = stream(&app, &cookie, &note("Went to the gym and felt strong.")).await;
     let events = sse_events(&response.text().await.unwrap());
     let joined: String = events
         .iter()

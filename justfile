@@ -21,8 +21,7 @@ bench *ARGS:
 image:
     docker build -t serene .
 
-# Without Docker: a static binary from this machine, the Dockerfile's final stage
-# built around it with buildah, started, and checked.
+# Without Docker: the final stage built with buildah around a static binary, started and checked.
 image-check:
     bash scripts/image-check.sh
 

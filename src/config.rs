@@ -103,6 +103,9 @@ pub struct Config {
     pub vibe_checks_per_minute: u32,
     /// Artificial delay of the mock backend; lets tests and benchmarks hold a request open.
     pub mock_delay: Duration,
+    /// Slow or idle clients lose their connection after this long without a full
+    /// request head. Not an environment setting; tests shorten it.
+    pub header_read_timeout: Duration,
 }
 
 impl Config {
@@ -225,6 +228,7 @@ impl Config {
             vibe_backend,
             openai,
             vibe_checks_per_minute: 30,
+            header_read_timeout: Duration::from_secs(10),
             mock_delay: Duration::from_millis(parse_number(
                 get("MOCK_DELAY_MS"),
                 "MOCK_DELAY_MS",

@@ -23,8 +23,6 @@ use crate::http::service;
 use crate::state::{AppState, RateLimits};
 use crate::vibe::{self, VibePipeline};
 
-/// Slow or idle clients lose their connection after this long without a full request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight requests get this long to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Pause after a failed `accept()` (for example, too many open files).
@@ -122,7 +120,7 @@ impl Application {
         );
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .header_read_timeout(self.state.config.header_read_timeout)
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);

@@ -58,6 +58,13 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     start(dir, vars, None).await
 }
 
+/// The app with settings that have no environment variable (timeouts).
+pub async fn spawn_app_with_config(customise: impl FnOnce(&mut Config)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let vars = test_vars(&dir);
+    start_with(dir, vars, None, customise).await
+}
+
 /// The app with the OpenAI backend pointed at a wiremock server.
 pub async fn spawn_app_with_openai(
     customise: impl FnOnce(&mut HashMap<String, String>),
@@ -81,10 +88,20 @@ async fn panicking_handler(
 }
 
 async fn start(dir: TempDir, vars: HashMap<String, String>, openai: Option<MockServer>) -> TestApp {
+    start_with(dir, vars, openai, |_| {}).await
+}
+
+async fn start_with(
+    dir: TempDir,
+    vars: HashMap<String, String>,
+    openai: Option<MockServer>,
+    customise: impl FnOnce(&mut Config),
+) -> TestApp {
     if std::env::var("TEST_LOG").is_ok() {
         let _ = serene::telemetry::init(Some("debug"));
     }
-    let config = Config::from_vars(&vars).expect("valid test configuration");
+    let mut config = Config::from_vars(&vars).expect("valid test configuration");
+    customise(&mut config);
     let router: Router = serene::api::router().route(
         http::Method::GET,
         "/api/test/panic",

@@ -1,7 +1,7 @@
 use reqwest::{header, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{assert_error, assert_security_headers, spawn_app};
+use crate::helpers::{assert_error, assert_security_headers, spawn_app, spawn_app_with_config};
 
 #[tokio::test]
 async fn health_answers_ok_after_a_database_round_trip() {
@@ -184,4 +184,21 @@ async fn every_answer_carries_the_security_headers() {
     ] {
         assert_security_headers(&app.get(path, None).await);
     }
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with_config(|config| {
+        config.header_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let mut buffer = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buffer)).await;
+    assert!(closed.is_ok(), "the server closed the connection");
+    // Others are still served.
+    assert_eq!(app.get("/api/health", None).await.status(), StatusCode::OK);
 }

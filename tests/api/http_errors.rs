@@ -195,9 +195,15 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     .await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
-    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let mut buffer = Vec::new();
-    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buffer)).await;
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buffer),
+    )
+    .await;
     assert!(closed.is_ok(), "the server closed the connection");
     // Others are still served.
     assert_eq!(app.get("/api/health", None).await.status(), StatusCode::OK);

@@ -476,3 +476,45 @@ async fn more_than_thirty_checks_a_minute_are_429_but_entries_are_still_saved() 
         "ok"
     );
 }
+
+#[tokio::test]
+async fn a_client_leaving_a_stream_cancels_the_upstream_request() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A fake upstream that accepts the request, never answers, and reports when the
+    // server hangs up on it.
+    let upstream = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream_url = format!("http://{}/v1", upstream.local_addr().unwrap());
+    let (received_tx, received_rx) = tokio::sync::oneshot::channel::<()>();
+    let (hung_up_tx, hung_up_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut socket, _) = upstream.accept().await.unwrap();
+        let mut buffer = vec![0u8; 64 * 1024];
+        let _ = socket.read(&mut buffer).await;
+        let _ = received_tx.send(());
+        // Reading 0 bytes means the server closed the connection.
+        loop {
+            match socket.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let _ = hung_up_tx.send(());
+        let _ = socket.shutdown().await;
+    });
+    let app = spawn_app_with_openai(|vars| {
+        vars.insert("OPENAI_BASE_URL".into(), upstream_url);
+        vars.insert("OPENAI_TIMEOUT_MS".into(), "20000".into());
+    })
+    .await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+
+    let response = stream(&app, &cookie, &note("A note whose reply never comes.")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::timeout(Duration::from_secs(5), received_rx)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(response);
+    let hung_up = tokio::time::timeout(Duration::from_secs(5), hung_up_rx).await;
+    assert!(hung_up.is_ok(), "the upstream request was not cancelled");
+}

@@ -64,7 +64,7 @@ impl ExportWriter {
         let exported_at = format_millis(exported_at.timestamp_millis());
         match self.format {
             Format::Json => {
-                let user = json!({ "id": user.id, "email": user.email, "created_at": format_millis(user.created_at) });
+                let user = serde_json::to_string(&user.to_json()).unwrap_or_else(|_| "null".into());
                 format!(
                     "{{\"exported_at\":{},\"user\":{user},\"entries\":[",
                     json!(exported_at)

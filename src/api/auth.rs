@@ -71,14 +71,7 @@ pub async fn me(ctx: RequestCtx) -> Result<Response, ApiError> {
         .find(&user.id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    Ok(json(
-        StatusCode::OK,
-        &json!({
-            "id": account.id,
-            "email": account.email,
-            "created_at": crate::clock::format_millis(account.created_at),
-        }),
-    ))
+    Ok(json(StatusCode::OK, &account.to_json()))
 }
 
 /// Changes the password: every other session ends, the caller gets a fresh cookie.

@@ -8,7 +8,7 @@ mod users;
 
 pub use entries::{Entry, EntryJson, EntryStore, Page, Update};
 pub use sessions::{SessionRow, SessionStore};
-pub use users::{User, UserStore};
+pub use users::{User, UserJson, UserStore};
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -13,6 +13,24 @@ pub struct User {
     pub created_at: Millis,
 }
 
+/// The contract's account object: `{"id", "email", "created_at"}` in that order.
+#[derive(serde::Serialize)]
+pub struct UserJson<'a> {
+    id: &'a str,
+    email: &'a str,
+    created_at: String,
+}
+
+impl User {
+    pub fn to_json(&self) -> UserJson<'_> {
+        UserJson {
+            id: &self.id,
+            email: &self.email,
+            created_at: crate::clock::format_millis(self.created_at),
+        }
+    }
+}
+
 pub struct UserStore<'a> {
     db: &'a Database,
 }
@@ -59,16 +77,11 @@ impl<'a> UserStore<'a> {
     /// # Errors
     /// The database does not answer.
     pub async fn credentials(&self, email: &str) -> Result<Option<(String, String)>, ApiError> {
-        let email = email.to_owned();
-        Ok(self
-            .db
-            .reader()
-            .call(move |conn| {
-                conn.prepare_cached("SELECT id, password_hash FROM users WHERE email = ?1")?
-                    .query_row([email], |row| Ok((row.get(0)?, row.get(1)?)))
-                    .optional()
-            })
-            .await?)
+        self.two_columns(
+            "SELECT id, password_hash FROM users WHERE email = ?1",
+            email,
+        )
+        .await
     }
 
     /// # Errors
@@ -97,13 +110,23 @@ impl<'a> UserStore<'a> {
     /// # Errors
     /// The database does not answer.
     pub async fn credentials_by_id(&self, id: &str) -> Result<Option<(String, String)>, ApiError> {
-        let id = id.to_owned();
+        self.two_columns("SELECT email, password_hash FROM users WHERE id = ?1", id)
+            .await
+    }
+
+    /// One row of two text columns selected by one key, if it exists.
+    async fn two_columns(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<(String, String)>, ApiError> {
+        let key = key.to_owned();
         Ok(self
             .db
             .reader()
             .call(move |conn| {
-                conn.prepare_cached("SELECT email, password_hash FROM users WHERE id = ?1")?
-                    .query_row([id], |row| Ok((row.get(0)?, row.get(1)?)))
+                conn.prepare_cached(sql)?
+                    .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
                     .optional()
             })
             .await?)

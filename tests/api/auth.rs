@@ -2,8 +2,8 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, assert_security_headers, session_cookie, set_cookie, spawn_app, spawn_app_with,
-    PASSWORD,
+    assert_error, assert_security_headers, assert_signed_in, assert_signed_out, session_cookie,
+    set_cookie, spawn_app, spawn_app_with, PASSWORD,
 };
 
 #[tokio::test]
@@ -142,10 +142,7 @@ async fn login_with_the_right_password_sets_a_working_cookie() {
     let response = app.login("ADA@example.com ", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = session_cookie(&response).unwrap();
-    assert_eq!(
-        app.get("/api/auth/me", Some(&cookie)).await.status(),
-        StatusCode::OK
-    );
+    assert_signed_in(&app, &cookie).await;
 }
 
 #[tokio::test]
@@ -262,12 +259,7 @@ async fn logout_clears_the_cookie_and_revokes_the_token() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(set_cookie(&response).unwrap().contains("Max-Age=0"));
-    assert_error(
-        app.get("/api/auth/me", Some(&cookie)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_signed_out(&app, &cookie).await;
 }
 
 #[tokio::test]
@@ -291,16 +283,8 @@ async fn a_revoked_token_stays_revoked_after_a_restart() {
     app.post_json("/api/auth/logout", &json!({}), Some(&cookie))
         .await;
     let app = app.restart().await;
-    assert_error(
-        app.get("/api/auth/me", Some(&cookie)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    assert_eq!(
-        app.get("/api/auth/me", Some(&kept)).await.status(),
-        StatusCode::OK
-    );
+    assert_signed_out(&app, &cookie).await;
+    assert_signed_in(&app, &kept).await;
 }
 
 #[tokio::test]

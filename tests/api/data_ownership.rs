@@ -2,7 +2,8 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, note, session_cookie, set_cookie, spawn_app, TestApp, PASSWORD,
+    assert_error, assert_signed_in, assert_signed_out, note, session_cookie, set_cookie, spawn_app,
+    TestApp, PASSWORD,
 };
 
 /// Notes that break naive exporters: quotes, commas, newlines, emoji, formulas.
@@ -240,22 +241,9 @@ async fn changing_the_password_ends_other_sessions_and_keeps_the_caller_signed_i
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let fresh = session_cookie(&response).expect("a fresh cookie");
-    assert_eq!(
-        app.get("/api/auth/me", Some(&fresh)).await.status(),
-        StatusCode::OK
-    );
-    assert_error(
-        app.get("/api/auth/me", Some(&other)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    assert_error(
-        app.get("/api/auth/me", Some(&first)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_signed_in(&app, &fresh).await;
+    assert_signed_out(&app, &other).await;
+    assert_signed_out(&app, &first).await;
     assert_eq!(
         app.login("ada@example.com", "a brand new secret")
             .await
@@ -270,16 +258,8 @@ async fn changing_the_password_ends_other_sessions_and_keeps_the_caller_signed_i
     .await;
     // The revocation is durable.
     let app = app.restart().await;
-    assert_error(
-        app.get("/api/auth/me", Some(&other)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
-    assert_eq!(
-        app.get("/api/auth/me", Some(&fresh)).await.status(),
-        StatusCode::OK
-    );
+    assert_signed_out(&app, &other).await;
+    assert_signed_in(&app, &fresh).await;
 }
 
 #[tokio::test]
@@ -302,10 +282,7 @@ async fn a_new_password_must_follow_the_registration_rules() {
         .await;
         assert!(error["fields"]["new_password"].is_string());
     }
-    assert_eq!(
-        app.get("/api/auth/me", Some(&cookie)).await.status(),
-        StatusCode::OK
-    );
+    assert_signed_in(&app, &cookie).await;
 }
 
 #[tokio::test]
@@ -381,12 +358,7 @@ async fn deleting_the_account_removes_every_trace_and_frees_the_email() {
         .await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert!(set_cookie(&response).unwrap().contains("Max-Age=0"));
-    assert_error(
-        app.get("/api/auth/me", Some(&cookie)).await,
-        StatusCode::UNAUTHORIZED,
-        "UNAUTHENTICATED",
-    )
-    .await;
+    assert_signed_out(&app, &cookie).await;
     assert_error(
         app.get("/api/entries", Some(&cookie)).await,
         StatusCode::UNAUTHORIZED,

@@ -299,6 +299,24 @@ pub fn assert_security_headers(response: &Response) {
     assert!(h.contains_key("x-request-id"));
 }
 
+/// The cookie no longer opens a session.
+pub async fn assert_signed_out(app: &TestApp, cookie: &str) {
+    assert_error(
+        app.get("/api/auth/me", Some(cookie)).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+}
+
+/// The cookie opens a session.
+pub async fn assert_signed_in(app: &TestApp, cookie: &str) {
+    assert_eq!(
+        app.get("/api/auth/me", Some(cookie)).await.status(),
+        StatusCode::OK
+    );
+}
+
 /// An error answer: status, `{"error","code"}` JSON, security headers. Returns the body.
 pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status for {code}");

@@ -106,6 +106,8 @@ pub struct Config {
     /// Slow or idle clients lose their connection after this long without a full
     /// request head. Not an environment setting; tests shorten it.
     pub header_read_timeout: Duration,
+    /// A request body must arrive completely within this time (slow-body clients).
+    pub body_read_timeout: Duration,
 }
 
 impl Config {
@@ -229,6 +231,7 @@ impl Config {
             openai,
             vibe_checks_per_minute: 30,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
             mock_delay: Duration::from_millis(parse_number(
                 get("MOCK_DELAY_MS"),
                 "MOCK_DELAY_MS",

@@ -24,6 +24,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("An account with this email already exists")]
     EmailTaken,
+    #[error("The request body did not arrive in time")]
+    RequestTimeout,
     #[error("Request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("Request body must be JSON (Content-Type: application/json)")]
@@ -56,6 +58,7 @@ impl ApiError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -74,6 +77,7 @@ impl ApiError {
             Self::NotFound => "NOT_FOUND",
             Self::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             Self::EmailTaken => "EMAIL_TAKEN",
+            Self::RequestTimeout => "REQUEST_TIMEOUT",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Validation(_) => "VALIDATION_ERROR",

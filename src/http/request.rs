@@ -79,8 +79,8 @@ impl RequestCtx {
     ///
     /// # Errors
     /// 415 without a JSON content type, 413 over 64 KiB (refused from
-    /// `Content-Length` when present, else stopped while streaming), 400 when
-    /// the body is not a JSON object.
+    /// `Content-Length` when present, else stopped while streaming), 408 when the
+    /// body does not arrive in time, 400 when the body is not a JSON object.
     pub async fn json_object(&mut self) -> Result<Map<String, Value>, ApiError> {
         if !has_json_content_type(&self.parts.headers) {
             return Err(ApiError::UnsupportedMediaType);
@@ -102,7 +102,9 @@ impl RequestCtx {
         let Some(body) = self.body.take() else {
             return Err(ApiError::InvalidJson);
         };
-        match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        let timeout = self.state.config.body_read_timeout;
+        let read = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect());
+        match read.await.map_err(|_| ApiError::RequestTimeout)? {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
                 Err(ApiError::PayloadTooLarge)

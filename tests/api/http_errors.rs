@@ -208,3 +208,29 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     // Others are still served.
     assert_eq!(app.get("/api/health", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_in_time() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with_config(|config| {
+        config.body_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = "POST /api/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\"";
+    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server answered and closed in time");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(
+        text.contains("REQUEST_TIMEOUT") && text.contains("x-content-type-options: nosniff"),
+        "{text}"
+    );
+}

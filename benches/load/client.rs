@@ -129,10 +129,10 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     let write = match scenario {
         Scenario::Reads | Scenario::List | Scenario::Weekly => false,
         Scenario::Writes => true,
-        Scenario::Mixed => n % 10 == 0,
+        Scenario::Mixed => n.is_multiple_of(10),
     };
     if write {
-        return if (n / 10) % 2 == 0 {
+        return if (n / 10).is_multiple_of(2) {
             let body = json!({"mood": "calm", "tags": ["bench"], "note": note(n)}).to_string();
             conn.send(Method::POST, "/api/entries", cookie, Some(body))
                 .await

@@ -61,6 +61,13 @@ const BRIGHT_WORDS: &[&str] = &[
     "fun",
     "glad",
     "thankful",
+    "laugh",
+    "laughed",
+    "laughing",
+    "smile",
+    "smiled",
+    "lovely",
+    "enjoyed",
 ];
 const HEAVY_WORDS: &[&str] = &[
     "sad",
@@ -179,6 +186,10 @@ mod tests {
         assert_eq!(
             tone_of("Went to the shop and came back", None),
             Tone::Neutral
+        );
+        assert_eq!(
+            tone_of("Dinner with my sister made me laugh until I cried", None),
+            Tone::Bright
         );
     }
 

@@ -2,6 +2,7 @@ use http::{header, StatusCode};
 use serde_json::{json, Map, Value};
 
 use crate::auth::session::{self, clearing_cookie, session_cookie, AuthUser, Sessions};
+use crate::db::User;
 use crate::domain::{parse_registration, Password};
 use crate::error::ApiError;
 use crate::http::response::{json, no_content, Response};
@@ -62,16 +63,20 @@ pub async fn logout(ctx: RequestCtx) -> Result<Response, ApiError> {
 }
 
 pub async fn me(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
-    // A token can outlive its account; that is a dead session, not a missing page.
-    let account = ctx
-        .state
+    let account = signed_in_account(&ctx).await?;
+    Ok(json(StatusCode::OK, &account.to_json()))
+}
+
+/// The caller's account. A token can outlive its account; that is a dead
+/// session (401), not a missing page.
+pub(super) async fn signed_in_account(ctx: &RequestCtx) -> Result<User, ApiError> {
+    let user = session::require_user(ctx)?;
+    ctx.state
         .db
         .users()
         .find(&user.id)
         .await?
-        .ok_or(ApiError::Unauthenticated)?;
-    Ok(json(StatusCode::OK, &account.to_json()))
+        .ok_or(ApiError::Unauthenticated)
 }
 
 /// Changes the password: every other session ends, the caller gets a fresh cookie.

@@ -1,6 +1,5 @@
 use http::{header, HeaderValue, StatusCode};
 
-use crate::auth::session;
 use crate::error::ApiError;
 use crate::export::{ExportWriter, Format};
 use crate::http::response::Response;
@@ -12,17 +11,10 @@ const BATCH: u32 = 200;
 /// The caller's whole journal, oldest first, streamed in batches so memory stays
 /// flat however many entries there are.
 pub async fn export_journal(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+    let account = super::auth::signed_in_account(&ctx).await?;
     let query = ctx.query();
     let format = Format::parse(query.get("format").map(String::as_str))
         .map_err(|m| ApiError::field("format", m))?;
-    let account = ctx
-        .state
-        .db
-        .users()
-        .find(&user.id)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
     let now = chrono::Utc::now();
 
     let (chunks, body) = stream::channel();

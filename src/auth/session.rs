@@ -87,9 +87,15 @@ impl Sessions {
     /// # Errors
     /// The database write failed; the session does not exist then.
     pub async fn start(&self, db: &Database, session: &NewSession) -> Result<(), ApiError> {
-        db.sessions()
+        let evicted = db
+            .sessions()
             .insert(session.row.clone(), now_millis() / 1000)
             .await?;
+        let mut active = self.write();
+        for jti in &evicted {
+            active.remove(jti);
+        }
+        drop(active);
         self.remember(&session.row);
         Ok(())
     }

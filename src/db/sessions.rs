@@ -2,6 +2,10 @@ use rusqlite::{params, Transaction};
 
 use super::Database;
 
+/// Signed-in devices per user; a new login beyond this ends the oldest session, so
+/// logins in a loop cannot grow the session table (and its mirror in memory) without end.
+pub const MAX_SESSIONS_PER_USER: i64 = 20;
+
 /// A session row: one signed-in token.
 #[derive(Debug, Clone)]
 pub struct SessionRow {
@@ -19,7 +23,8 @@ impl<'a> SessionStore<'a> {
         Self { db }
     }
 
-    /// Records a new session and forgets expired ones.
+    /// Records a new session and forgets expired ones; returns the ids of the user's
+    /// oldest sessions dropped to keep at most [`MAX_SESSIONS_PER_USER`].
     ///
     /// # Errors
     /// The write fails (for example, the user was deleted meanwhile).
@@ -27,14 +32,15 @@ impl<'a> SessionStore<'a> {
         &self,
         row: SessionRow,
         now_secs: i64,
-    ) -> Result<(), tokio_rusqlite::Error> {
+    ) -> Result<Vec<String>, tokio_rusqlite::Error> {
         self.db
             .writer()
             .call(move |conn| {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                insert_in(&tx, &row, now_secs)?;
-                tx.commit()
+                let evicted = insert_in(&tx, &row, now_secs)?;
+                tx.commit()?;
+                Ok(evicted)
             })
             .await
     }
@@ -78,15 +84,23 @@ impl<'a> SessionStore<'a> {
     }
 }
 
-/// Inserts a session inside the caller's transaction, pruning expired rows.
+/// Inserts a session inside the caller's transaction, pruning expired rows and the
+/// user's oldest sessions beyond the cap; returns the ids it dropped for that cap.
 pub(super) fn insert_in(
     tx: &Transaction<'_>,
     row: &SessionRow,
     now_secs: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<String>> {
     tx.prepare_cached("DELETE FROM sessions WHERE expires_at < ?1")?
         .execute([now_secs])?;
     tx.prepare_cached("INSERT INTO sessions (jti, user_id, expires_at) VALUES (?1, ?2, ?3)")?
         .execute(params![row.jti, row.user_id, row.expires_at])?;
-    Ok(())
+    tx.prepare_cached(
+        "DELETE FROM sessions WHERE user_id = ?1 AND jti NOT IN (
+             SELECT jti FROM sessions WHERE user_id = ?1
+             ORDER BY expires_at DESC, rowid DESC LIMIT ?2)
+         RETURNING jti",
+    )?
+    .query_map(params![row.user_id, MAX_SESSIONS_PER_USER], |r| r.get(0))?
+    .collect()
 }

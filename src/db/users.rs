@@ -159,6 +159,7 @@ impl<'a> UserStore<'a> {
                 }
                 tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
                     .execute([&id])?;
+                // The user's other sessions were just deleted, so nothing is evicted.
                 insert_in(&tx, &session, now_secs)?;
                 tx.commit()?;
                 Ok(true)

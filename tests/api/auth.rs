@@ -381,3 +381,21 @@ async fn a_preflight_is_answered_only_for_allowed_origins() {
         .headers()
         .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
 }
+
+#[tokio::test]
+async fn the_twenty_first_login_ends_the_oldest_session() {
+    let app = spawn_app().await;
+    let first = app.signed_up_user("ada@example.com").await;
+    let mut cookies = Vec::new();
+    for _ in 0..20 {
+        cookies.push(session_cookie(&app.login("ada@example.com", PASSWORD).await).unwrap());
+    }
+    assert_signed_out(&app, &first).await;
+    for cookie in &cookies {
+        assert_signed_in(&app, cookie).await;
+    }
+    // The cap is durable: the same sessions hold after a restart.
+    let app = app.restart().await;
+    assert_signed_out(&app, &first).await;
+    assert_signed_in(&app, &cookies[0]).await;
+}

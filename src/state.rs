@@ -1,6 +1,5 @@
 //! Everything a handler may use, built once at start and shared read-only.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::password::PasswordHasher;
@@ -49,4 +48,3 @@ pub struct AppState {
     pub vibe: VibePipeline,
 }
 
-pub type SharedState = Arc<AppState>;

@@ -147,19 +147,6 @@ impl Database {
     pub fn sqlite_version() -> &'static str {
         rusqlite::version()
     }
-
-    /// Copies the live database to `target` through SQLite's online backup API.
-    ///
-    /// # Errors
-    /// The copy fails; a partial file may then be left behind.
-    pub async fn backup_to(&self, target: PathBuf) -> Result<(), tokio_rusqlite::Error> {
-        self.writer()
-            .call(move |conn| {
-                conn.backup(rusqlite::MAIN_DB, &target, None)?;
-                Ok(())
-            })
-            .await
-    }
 }
 
 /// Settings every connection needs; PRAGMAs are per connection, not per file.

@@ -35,9 +35,6 @@ impl SseSender {
             .map_err(|_| Disconnected)
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
 
     /// Resolves when the client has disconnected.
     pub async fn closed(&self) {

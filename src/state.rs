@@ -47,4 +47,3 @@ pub struct AppState {
     pub limits: RateLimits,
     pub vibe: VibePipeline,
 }
-

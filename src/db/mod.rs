@@ -121,6 +121,27 @@ impl Database {
         &readers[index]
     }
 
+    /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection,
+    /// committed when `work` succeeds and rolled back when it fails.
+    ///
+    /// # Errors
+    /// Whatever `work` or the commit returns.
+    pub(crate) async fn write_transaction<T, F>(&self, work: F) -> Result<T, tokio_rusqlite::Error>
+    where
+        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.writer()
+            .call(move |conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let value = work(&tx)?;
+                tx.commit()?;
+                Ok(value)
+            })
+            .await
+    }
+
     pub fn users(&self) -> UserStore<'_> {
         UserStore::new(self)
     }

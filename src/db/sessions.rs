@@ -34,14 +34,7 @@ impl<'a> SessionStore<'a> {
         now_secs: i64,
     ) -> Result<Vec<String>, tokio_rusqlite::Error> {
         self.db
-            .writer()
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let evicted = insert_in(&tx, &row, now_secs)?;
-                tx.commit()?;
-                Ok(evicted)
-            })
+            .write_transaction(move |tx| insert_in(tx, &row, now_secs))
             .await
     }
 

@@ -147,22 +147,17 @@ impl<'a> UserStore<'a> {
         let now_secs = now_millis() / 1000;
         Ok(self
             .db
-            .writer()
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            .write_transaction(move |tx| {
                 let changed = tx
                     .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
                     .execute(params![password_hash, id])?;
-                if changed == 0 {
-                    return Ok(false);
+                if changed > 0 {
+                    tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
+                        .execute([&id])?;
+                    // The user's other sessions were just deleted, so nothing is evicted.
+                    insert_in(tx, &session, now_secs)?;
                 }
-                tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
-                    .execute([&id])?;
-                // The user's other sessions were just deleted, so nothing is evicted.
-                insert_in(&tx, &session, now_secs)?;
-                tx.commit()?;
-                Ok(true)
+                Ok(changed > 0)
             })
             .await?)
     }
@@ -175,20 +170,19 @@ impl<'a> UserStore<'a> {
     /// The delete fails; nothing changed then.
     pub async fn delete(&self, id: &str) -> Result<bool, ApiError> {
         let id = id.to_owned();
-        Ok(self
+        let deleted = self
+            .db
+            .write_transaction(move |tx| {
+                tx.prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id])
+            })
+            .await?;
+        // Busy readers can keep a checkpoint from finishing; the deletion stands regardless.
+        let _ = self
             .db
             .writer()
-            .call(move |conn| {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let deleted = tx
-                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
-                    .execute([id])?;
-                tx.commit()?;
-                // Busy readers can keep a checkpoint from finishing; the deletion stands regardless.
-                let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-                Ok(deleted > 0)
-            })
-            .await?)
+            .call(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+            .await;
+        Ok(deleted > 0)
     }
 }

@@ -35,7 +35,6 @@ impl SseSender {
             .map_err(|_| Disconnected)
     }
 
-
     /// Resolves when the client has disconnected.
     pub async fn closed(&self) {
         self.tx.closed().await

@@ -1,9 +1,9 @@
 use http::{header, StatusCode};
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use crate::auth::session::{self, clearing_cookie, session_cookie, AuthUser, Sessions};
 use crate::db::User;
-use crate::domain::{parse_registration, Password};
+use crate::domain::{parse_registration, required_field, Password};
 use crate::error::ApiError;
 use crate::http::response::{json, no_content, Response};
 use crate::http::RequestCtx;
@@ -27,8 +27,8 @@ pub async fn login(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     let address = ctx.client_ip.to_string();
     limits.failed_logins_by_address.check(&address)?;
     let body = ctx.json_object().await?;
-    let email = string_field(&body, "email")?.trim().to_lowercase();
-    let password = string_field(&body, "password")?;
+    let email = required_field(&body, "email")?.trim().to_lowercase();
+    let password = required_field(&body, "password")?;
     limits.failed_logins_by_email.check(&email)?;
 
     let account = state.db.users().credentials(&email).await?;
@@ -83,8 +83,8 @@ pub(super) async fn signed_in_account(ctx: &RequestCtx) -> Result<User, ApiError
 pub async fn change_password(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     let user = session::require_user(&ctx)?;
     let body = ctx.json_object().await?;
-    let current = string_field(&body, "current_password")?;
-    let new_password = Password::parse(string_field(&body, "new_password")?)
+    let current = required_field(&body, "current_password")?;
+    let new_password = Password::parse(required_field(&body, "new_password")?)
         .map_err(|message| ApiError::field("new_password", message))?;
     confirm_password(&ctx, &user, current).await?;
 
@@ -115,7 +115,7 @@ pub async fn change_password(mut ctx: RequestCtx) -> Result<Response, ApiError> 
 pub async fn delete_account(mut ctx: RequestCtx) -> Result<Response, ApiError> {
     let user = session::require_user(&ctx)?;
     let body = ctx.json_object().await?;
-    let password = string_field(&body, "password")?;
+    let password = required_field(&body, "password")?;
     confirm_password(&ctx, &user, password).await?;
     ctx.state.db.users().delete(&user.id).await?;
     ctx.state.sessions.forget_user(&user.id);
@@ -160,14 +160,6 @@ fn record_failed_login(ctx: &RequestCtx, email: &str) {
     limits
         .failed_logins_by_address
         .record(&ctx.client_ip.to_string());
-}
-
-fn string_field<'a>(body: &'a Map<String, Value>, name: &'static str) -> Result<&'a str, ApiError> {
-    match body.get(name) {
-        Some(Value::String(s)) => Ok(s.as_str()),
-        Some(_) => Err(ApiError::field(name, "must be a string")),
-        None => Err(ApiError::field(name, "is required")),
-    }
 }
 
 /// `{"success": true}` with the cookie of a new, stored session.

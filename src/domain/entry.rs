@@ -136,7 +136,7 @@ impl EntryId {
 /// # Errors
 /// 422 when missing, not a string, or longer than 10,000 characters.
 pub fn required_note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
-    let note = required_str(body, "note").map_err(|m| ApiError::field("note", m))?;
+    let note = super::required_field(body, "note")?;
     if note.chars().count() > MAX_NOTE_CHARS {
         return Err(ApiError::field(
             "note",

@@ -43,6 +43,17 @@ pub(crate) fn trim_text(text: &str) -> &str {
     text.trim_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c))
 }
 
+/// A required string field of a JSON body, or the 422 naming it.
+///
+/// # Errors
+/// `Validation` when the field is missing, null or not a string.
+pub fn required_field<'a>(
+    body: &'a Map<String, Value>,
+    field: &'static str,
+) -> Result<&'a str, ApiError> {
+    required_str(body, field).map_err(|message| ApiError::field(field, message))
+}
+
 /// A required string field of a JSON body.
 pub(crate) fn required_str<'a>(
     body: &'a Map<String, Value>,

@@ -6,21 +6,35 @@ use std::time::{Duration, Instant};
 
 use crate::error::ApiError;
 
-/// Above this many keys, stale ones are swept on the next write.
-const SWEEP_THRESHOLD: usize = 10_000;
+/// Keys are first swept for staleness when there are this many.
+const FIRST_SWEEP_AT: usize = 10_000;
 
 pub struct SlidingWindow {
     limit: usize,
     window: Duration,
-    hits: Mutex<HashMap<String, VecDeque<Instant>>>,
+    state: Mutex<Keys>,
+}
+
+struct Keys {
+    hits: HashMap<String, VecDeque<Instant>>,
+    /// The key count that triggers the next sweep: twice what survived the last
+    /// one, so sweeping stays amortised O(1) per hit however many keys are live.
+    sweep_at: usize,
 }
 
 impl SlidingWindow {
     pub fn new(limit: usize, window: Duration) -> Self {
+        Self::with_first_sweep_at(limit, window, FIRST_SWEEP_AT)
+    }
+
+    fn with_first_sweep_at(limit: usize, window: Duration, sweep_at: usize) -> Self {
         Self {
             limit,
             window,
-            hits: Mutex::new(HashMap::new()),
+            state: Mutex::new(Keys {
+                hits: HashMap::new(),
+                sweep_at,
+            }),
         }
     }
 
@@ -30,8 +44,8 @@ impl SlidingWindow {
     /// `RateLimited` with the seconds until the oldest hit leaves the window.
     pub fn check(&self, key: &str) -> Result<(), ApiError> {
         let now = Instant::now();
-        let mut hits = self.lock();
-        match hits.get_mut(key) {
+        let mut keys = self.lock();
+        match keys.hits.get_mut(key) {
             Some(queue) => self.check_queue(queue, now),
             None => Ok(()),
         }
@@ -40,12 +54,8 @@ impl SlidingWindow {
     /// Counts one hit.
     pub fn record(&self, key: &str) {
         let now = Instant::now();
-        let mut hits = self.lock();
-        if hits.len() > SWEEP_THRESHOLD {
-            let window = self.window;
-            hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
-        }
-        let queue = hits.entry(key.to_owned()).or_default();
+        let mut keys = self.lock();
+        let queue = self.queue_for(&mut keys, key, now);
         prune(queue, now, self.window);
         queue.push_back(now);
     }
@@ -56,15 +66,32 @@ impl SlidingWindow {
     /// `RateLimited` when the window is full (the refused call is not counted).
     pub fn hit(&self, key: &str) -> Result<(), ApiError> {
         let now = Instant::now();
-        let mut hits = self.lock();
-        let queue = hits.entry(key.to_owned()).or_default();
+        let mut keys = self.lock();
+        let queue = self.queue_for(&mut keys, key, now);
         self.check_queue(queue, now)?;
         queue.push_back(now);
         Ok(())
     }
 
     pub fn clear(&self, key: &str) {
-        self.lock().remove(key);
+        self.lock().hits.remove(key);
+    }
+
+    /// The key's hits, created if needed; sweeps keys with no hit left in the
+    /// window first when the map has grown enough.
+    fn queue_for<'k>(
+        &self,
+        keys: &'k mut Keys,
+        key: &str,
+        now: Instant,
+    ) -> &'k mut VecDeque<Instant> {
+        if keys.hits.len() >= keys.sweep_at {
+            let window = self.window;
+            keys.hits
+                .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+            keys.sweep_at = (keys.hits.len() * 2).max(keys.sweep_at);
+        }
+        keys.hits.entry(key.to_owned()).or_default()
     }
 
     fn check_queue(&self, queue: &mut VecDeque<Instant>, now: Instant) -> Result<(), ApiError> {
@@ -79,9 +106,9 @@ impl SlidingWindow {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, VecDeque<Instant>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
         // A panic while holding this lock cannot leave the map inconsistent.
-        self.hits
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -122,6 +149,17 @@ mod tests {
         assert!(limiter.hit("k").is_err());
         std::thread::sleep(Duration::from_millis(30));
         assert!(limiter.hit("k").is_ok());
+    }
+
+    #[test]
+    fn keys_without_hits_in_the_window_are_swept_once_the_map_grows() {
+        let limiter = SlidingWindow::with_first_sweep_at(5, Duration::from_millis(10), 100);
+        for i in 0..100 {
+            limiter.hit(&format!("old{i}")).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        limiter.hit("new").unwrap();
+        assert_eq!(limiter.lock().hits.len(), 1, "stale keys swept");
     }
 
     #[test]

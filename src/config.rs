@@ -347,6 +347,12 @@ mod tests {
         assert!(config.cookie_secure);
         assert_eq!(config.vibe_backend, VibeBackendKind::Mock);
         assert!(matches!(config.jwt_secret, SecretSource::File(_)));
+        assert_eq!(config.host, IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(config.jwt_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert!(!config.trust_proxy && config.allowed_origins.is_empty());
+        assert_eq!(config.openai.base_url, "https://api.openai.com/v1");
+        assert_eq!(config.openai.model, "gpt-4o-mini");
+        assert_eq!(config.openai.timeout, Duration::from_millis(10_000));
     }
 
     #[test]

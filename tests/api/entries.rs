@@ -560,3 +560,58 @@ mod with_openai {
         assert_eq!(listed["entries"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn an_entrys_own_created_at_as_from_and_to_includes_it() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let entry = app
+        .create_entry(&cookie, &entry_body("calm", "Exact bounds."))
+        .await;
+    let id = entry["id"].as_str().unwrap();
+    assert_eq!(id, id.to_lowercase(), "ids are lower-case");
+    let at = entry["created_at"].as_str().unwrap();
+    let page: Value = app
+        .get(&format!("/api/entries?from={at}&to={at}"), Some(&cookie))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["entries"], json!([entry]));
+}
+
+#[tokio::test]
+async fn updated_at_moves_forward_even_for_writes_in_the_same_millisecond() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let entry = app
+        .create_entry(&cookie, &entry_body("calm", "Many quick edits."))
+        .await;
+    let id = serene::domain::EntryId::parse(entry["id"].as_str().unwrap()).unwrap();
+    let user_id = app.user_id(&cookie).await;
+    let mut previous = 0;
+    for i in 0..20 {
+        let changes = serene::domain::EntryChanges::parse(
+            json!({"mood": format!("m{i}")}).as_object().unwrap(),
+        )
+        .unwrap();
+        let update = serene::db::Update {
+            changes,
+            ai_response: None,
+        };
+        let updated = app
+            .state
+            .db
+            .entries()
+            .update(&user_id, &id, update)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            updated.updated_at > previous,
+            "write {i}: {} after {previous}",
+            updated.updated_at
+        );
+        previous = updated.updated_at;
+    }
+}

@@ -59,6 +59,18 @@ async fn wait_healthy(address: &str) {
     panic!("server at {address} never became healthy");
 }
 
+/// Registers a user on a running binary; returns its `Cookie` header value.
+async fn register(address: &str) -> String {
+    let response = reqwest::Client::new()
+        .post(format!("{address}/api/auth/register"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    crate::helpers::session_cookie(&response).expect("session cookie")
+}
+
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -146,14 +158,7 @@ async fn backup_copies_the_live_database_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, address) = start(dir.path(), &[]);
     wait_healthy(&address).await;
-    let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{address}/api/auth/register"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    register(&address).await;
 
     let target = dir.path().join("backup.db");
     let output = serene(dir.path(), &[])
@@ -190,19 +195,7 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_cleanly() {
     let (mut child, address) = start(dir.path(), &[("MOCK_DELAY_MS", "1500")]);
     wait_healthy(&address).await;
     let client = reqwest::Client::new();
-    let response = client
-        .post(format!("{address}/api/auth/register"))
-        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = register(&address).await;
 
     let slow = tokio::spawn({
         let client = client.clone();

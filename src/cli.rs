@@ -123,7 +123,13 @@ fn healthcheck() -> ExitCode {
     }
 }
 
-async fn health_status(addr: SocketAddr) -> Result<u16, Box<dyn std::error::Error + Send + Sync>> {
+/// The status `GET /api/health` answers at `addr` (also used by the load benchmark).
+///
+/// # Errors
+/// The connection or the exchange fails.
+pub async fn health_status(
+    addr: SocketAddr,
+) -> Result<u16, Box<dyn std::error::Error + Send + Sync>> {
     use http_body_util::Empty;
     let stream = tokio::net::TcpStream::connect(addr).await?;
     let (mut sender, connection) =

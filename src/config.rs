@@ -39,16 +39,6 @@ pub enum VibeBackendKind {
     Rules,
 }
 
-impl VibeBackendKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::OpenAi => "openai",
-            Self::Mock => "mock",
-            Self::Rules => "rules",
-        }
-    }
-}
-
 /// Where the JWT signing secret comes from.
 #[derive(Clone)]
 pub enum SecretSource {

@@ -1,10 +1,74 @@
-//! Journal export formats, written one entry at a time so any size streams.
+//! Journal exports: the formats, written one entry at a time, and the stream
+//! that reads a journal in batches so any size leaves memory flat.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
+use tokio::sync::mpsc;
+use tracing::Instrument;
 
-use crate::clock::{format_millis, Millis};
-use crate::db::{Entry, User};
+use crate::db::{Database, StoreError};
+use crate::domain::time::{format_millis, Millis};
+use crate::domain::{Account, Entry};
+
+/// Entries read from the database per step of the stream.
+const BATCH: u32 = 200;
+/// Pieces in flight between the reading task and the client.
+const PIECES_IN_FLIGHT: usize = 4;
+
+/// How the JSON format writes an account and an entry: the API's own JSON
+/// views, so an export holds exactly what the API answers.
+#[derive(Clone, Copy)]
+pub struct JsonViews {
+    pub account: fn(&Account) -> String,
+    pub entry: fn(&Entry) -> String,
+}
+
+/// The caller's whole journal, oldest first, as pieces of the export file. The
+/// reading task waits while the client is slow and stops when the receiver is
+/// dropped; a database error ends the stream with that error, so the client sees
+/// a broken transfer rather than a complete-looking but truncated file.
+pub fn stream(
+    db: Database,
+    account: Account,
+    format: Format,
+    exported_at: DateTime<Utc>,
+    views: JsonViews,
+) -> mpsc::Receiver<Result<String, StoreError>> {
+    let (pieces, receiver) = mpsc::channel(PIECES_IN_FLIGHT);
+    let producer = async move {
+        let mut writer = ExportWriter::new(format, views);
+        if pieces
+            .send(Ok(writer.begin(&account, exported_at)))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let entries = db.entries();
+        let mut after = None;
+        loop {
+            let batch = match entries.oldest_first(&account.id, after.take(), BATCH).await {
+                Ok(batch) => batch,
+                Err(err) => {
+                    tracing::error!(error = %err, "export stopped by a database error");
+                    let _ = pieces.send(Err(err)).await;
+                    return;
+                }
+            };
+            let piece: String = batch.iter().map(|entry| writer.entry(entry)).collect();
+            if pieces.send(Ok(piece)).await.is_err() {
+                return;
+            }
+            match batch.last() {
+                Some(last) if batch.len() == BATCH as usize => after = Some(last.cursor()),
+                _ => break,
+            }
+        }
+        let _ = pieces.send(Ok(writer.end())).await;
+    };
+    tokio::spawn(producer.in_current_span());
+    receiver
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -45,6 +109,7 @@ impl Format {
 /// Writes the pieces of one export; remembers what the format needs between entries.
 pub struct ExportWriter {
     format: Format,
+    views: JsonViews,
     entries_written: usize,
     current_day: Option<String>,
 }
@@ -52,19 +117,20 @@ pub struct ExportWriter {
 const CSV_HEADER: &str = "id,created_at,updated_at,mood,tags,note,ai_response\r\n";
 
 impl ExportWriter {
-    pub fn new(format: Format) -> Self {
+    pub fn new(format: Format, views: JsonViews) -> Self {
         Self {
             format,
+            views,
             entries_written: 0,
             current_day: None,
         }
     }
 
-    pub fn begin(&self, user: &User, exported_at: DateTime<Utc>) -> String {
+    pub fn begin(&self, user: &Account, exported_at: DateTime<Utc>) -> String {
         let exported_at = format_millis(exported_at.timestamp_millis());
         match self.format {
             Format::Json => {
-                let user = serde_json::to_string(&user.to_json()).unwrap_or_else(|_| "null".into());
+                let user = (self.views.account)(user);
                 format!(
                     "{{\"exported_at\":{},\"user\":{user},\"entries\":[",
                     json!(exported_at)
@@ -83,8 +149,7 @@ impl ExportWriter {
         self.entries_written += 1;
         match self.format {
             Format::Json => {
-                let json =
-                    serde_json::to_string(&entry.to_json()).unwrap_or_else(|_| "null".into());
+                let json = (self.views.entry)(entry);
                 if first {
                     json
                 } else {

@@ -1,17 +1,18 @@
 //! Serene: the backend of a private, AI-assisted mood journal.
+//!
+//! The layers depend one way (see ARCHITECTURE.md):
+//! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
+//! `api` -> `http`; `db` -> `domain`; `config` and `telemetry` are leaves.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod auth;
 pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
-pub mod error;
 pub mod export;
 pub mod http;
 pub mod startup;
-pub mod state;
 pub mod telemetry;
 pub mod vibe;

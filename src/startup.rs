@@ -11,16 +11,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::api;
+use crate::api::{self, service, AppState, Router};
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret;
-use crate::auth::session::Sessions;
 use crate::auth::token::TokenKeys;
+use crate::auth::{Accounts, Sessions};
 use crate::config::Config;
-use crate::db::{Database, OpenError};
-use crate::http::router::Router;
-use crate::http::service;
-use crate::state::{AppState, RateLimits};
+use crate::db::{Database, OpenError, StoreError};
 use crate::vibe::{self, VibePipeline};
 
 /// In-flight requests get this long to finish after a shutdown signal.
@@ -36,7 +33,7 @@ pub enum StartError {
     #[error("cannot read or create the JWT secret: {0}")]
     Secret(std::io::Error),
     #[error("cannot load sessions: {0}")]
-    Sessions(tokio_rusqlite::Error),
+    Sessions(StoreError),
     #[error("cannot set up the AI backend: {0}")]
     Vibe(vibe::BackendError),
     #[error("cannot listen on {addr}: {source}")]
@@ -67,22 +64,29 @@ impl Application {
     /// As [`Application::build`].
     pub async fn build_with_router(config: Config, router: Router) -> Result<Self, StartError> {
         let db = Database::open(&config.database_path, READER_CONNECTIONS).await?;
+        if db.was_created() {
+            tracing::warn!(
+                database = %db.path().display(),
+                "created a NEW, EMPTY database; if you expected existing journals, stop and check DATABASE_URL"
+            );
+        }
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
-        let sessions = Sessions::load(&db).await.map_err(StartError::Sessions)?;
+        let tokens = TokenKeys::new(&secret, config.jwt_ttl);
+        let sessions = Sessions::load(db.clone(), tokens)
+            .await
+            .map_err(StartError::Sessions)?;
+        let accounts = Accounts::new(
+            db.clone(),
+            PasswordHasher::new(config.bcrypt_cost),
+            sessions,
+        );
         let backend = vibe::backend_from_config(&config).map_err(StartError::Vibe)?;
+        let vibe = VibePipeline::new(backend, config.openai.timeout);
         let addr = config.socket_addr();
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr, source })?;
-        let state = AppState {
-            tokens: TokenKeys::new(&secret, config.jwt_ttl),
-            passwords: PasswordHasher::new(config.bcrypt_cost),
-            limits: RateLimits::new(config.vibe_checks_per_minute),
-            vibe: VibePipeline::new(backend, config.openai.timeout),
-            sessions,
-            db,
-            config,
-        };
+        let state = AppState::new(config, db, accounts, vibe);
         Ok(Self {
             listener,
             state: Arc::new(state),

@@ -101,20 +101,8 @@ impl Connection {
 }
 
 pub async fn health(port: u16) -> bool {
-    let Ok(stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
-        return false;
-    };
-    let Ok((mut sender, connection)) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-    else {
-        return false;
-    };
-    tokio::spawn(connection);
-    let request = Request::get("/api/health")
-        .header(header::HOST, "127.0.0.1")
-        .body(Full::new(Bytes::new()))
-        .expect("request");
-    matches!(sender.send_request(request).await, Ok(r) if r.status() == 200)
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    matches!(serene::cli::health_status(addr).await, Ok(200))
 }
 
 fn note(n: u64) -> String {

@@ -1,16 +1,15 @@
 use http::StatusCode;
-use serde::Serialize;
 
-use crate::auth::session::{self, AuthUser};
-use crate::clock::now_millis;
-use crate::db::{EntryJson, Update};
+use super::views::{EntryJson, PageJson};
+use super::{ApiError, Ctx};
+use crate::auth::AuthUser;
+use crate::db::Update;
+use crate::domain::time::now_millis;
 use crate::domain::{EntryChanges, EntryId, ListQuery, NewEntry};
-use crate::error::ApiError;
 use crate::http::response::{json, no_content, Response};
-use crate::http::RequestCtx;
 
-pub async fn create_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
     let body = ctx.json_object().await?;
     let entry = NewEntry::parse(&body)?;
     let ai_response = vibe_for_write(&ctx, &user, entry.note.as_str(), entry.mood.as_str()).await;
@@ -20,29 +19,22 @@ pub async fn create_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
         .entries()
         .insert(&user.id, &entry, ai_response, now_millis())
         .await?;
-    Ok(json(StatusCode::CREATED, &stored.to_json()))
+    Ok(json(StatusCode::CREATED, &EntryJson::from(&stored)))
 }
 
-pub async fn list_entries(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+pub async fn list_entries(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
     let query = ListQuery::parse(&ctx.query())?;
     let page = ctx.state.db.entries().list(&user.id, &query).await?;
     let body = PageJson {
-        entries: page.entries.iter().map(|e| e.to_json()).collect(),
+        entries: page.entries.iter().map(EntryJson::from).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
     };
     Ok(json(StatusCode::OK, &body))
 }
 
-/// Serialised straight from the rows, without building a JSON tree first.
-#[derive(Serialize)]
-struct PageJson<'a> {
-    entries: Vec<EntryJson<'a>>,
-    next_cursor: Option<String>,
-}
-
-pub async fn get_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+pub async fn get_entry(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
     let id = entry_id(&ctx)?;
     let entry = ctx
         .state
@@ -51,13 +43,13 @@ pub async fn get_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
         .get(&user.id, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &entry.to_json()))
+    Ok(json(StatusCode::OK, &EntryJson::from(&entry)))
 }
 
 /// Only a note with different text runs the vibe check again; the AI call happens
 /// between two short database calls, never inside one.
-pub async fn update_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+pub async fn update_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
     let id = entry_id(&ctx)?;
     let body = ctx.json_object().await?;
     let changes = EntryChanges::parse(&body)?;
@@ -88,11 +80,11 @@ pub async fn update_entry(mut ctx: RequestCtx) -> Result<Response, ApiError> {
         .update(&user.id, &id, update)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(json(StatusCode::OK, &entry.to_json()))
+    Ok(json(StatusCode::OK, &EntryJson::from(&entry)))
 }
 
-pub async fn delete_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
-    let user = session::require_user(&ctx)?;
+pub async fn delete_entry(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
     let id = entry_id(&ctx)?;
     if ctx.state.db.entries().delete(&user.id, &id).await? {
         Ok(no_content())
@@ -101,24 +93,19 @@ pub async fn delete_entry(ctx: RequestCtx) -> Result<Response, ApiError> {
     }
 }
 
-fn entry_id(ctx: &RequestCtx) -> Result<EntryId, ApiError> {
-    EntryId::parse(ctx.param("id").unwrap_or_default())
+fn entry_id(ctx: &Ctx) -> Result<EntryId, ApiError> {
+    Ok(EntryId::parse(ctx.param("id").unwrap_or_default())?)
 }
 
 /// The reply an entry stores. Over the per-user limit the entry is still saved,
 /// just without a reply.
-async fn vibe_for_write(
-    ctx: &RequestCtx,
-    user: &AuthUser,
-    note: &str,
-    mood: &str,
-) -> Option<String> {
-    if ctx.state.limits.vibe_checks_by_user.hit(&user.id).is_err() {
+async fn vibe_for_write(ctx: &Ctx, user: &AuthUser, note: &str, mood: &str) -> Option<String> {
+    if ctx.state.vibe_checks_by_user.hit(&user.id).is_err() {
         return None;
     }
     ctx.state
         .vibe
-        .check(note, Some(mood), None)
+        .check(note, Some(mood))
         .await
         .stored_response()
 }

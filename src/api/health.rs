@@ -1,12 +1,11 @@
 use http::StatusCode;
 use serde_json::json;
 
-use crate::error::ApiError;
+use super::{ApiError, Ctx};
 use crate::http::response::{json, Response};
-use crate::http::RequestCtx;
 
 /// 200 after a real database round trip; 503 when the database cannot answer.
-pub async fn health(ctx: RequestCtx) -> Result<Response, ApiError> {
+pub async fn health(ctx: Ctx) -> Result<Response, ApiError> {
     ctx.state
         .db
         .ping()

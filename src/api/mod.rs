@@ -1,19 +1,43 @@
-//! The `/api` routes and their handlers, named verb_noun.
+//! The `/api` routes and their handlers, named verb_noun; the request pipeline;
+//! and the one place where errors become statuses and codes.
 
 mod analytics;
 mod auth;
+mod context;
+mod cookie;
 mod entries;
+mod error;
 mod export;
 mod health;
 mod openapi;
+pub mod service;
+mod state;
 mod vibe;
+mod views;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use http::Method;
 
-use crate::handler;
-use crate::http::router::Router;
-
+pub use context::Ctx;
+pub use error::ApiError;
 pub use openapi::OPENAPI_DOCUMENT;
+pub use state::AppState;
+
+use crate::http::Response;
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
+pub type Handler = fn(Ctx) -> HandlerFuture;
+pub type Router = crate::http::router::Router<Handler>;
+
+/// Wraps an `async fn(Ctx) -> Result<Response, ApiError>` as a [`Handler`].
+#[macro_export]
+macro_rules! handler {
+    ($f:path) => {
+        |ctx| Box::pin($f(ctx))
+    };
+}
 
 /// The route table of the contract.
 pub fn router() -> Router {

@@ -1,9 +1,13 @@
-//! Authentication: passwords, tokens, sessions, CSRF and CORS, rate limits.
+//! Authentication: accounts, passwords, tokens, sessions and rate limits.
 
-pub mod cors;
-pub mod csrf;
+pub mod accounts;
+mod error;
 pub mod password;
 pub mod rate_limit;
 pub mod secret;
 pub mod session;
 pub mod token;
+
+pub use accounts::Accounts;
+pub use error::AuthError;
+pub use session::{AuthUser, Sessions};

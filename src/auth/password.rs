@@ -5,14 +5,11 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::domain::Password;
-use crate::error::ApiError;
+use super::AuthError;
+use crate::domain::{Password, MAX_PASSWORD_BYTES};
 
 /// The salt and digest of a real bcrypt hash; with the configured cost put in
 /// front it makes a hash no password matches, verified at full cost.
-/// bcrypt reads at most this many bytes of a password.
-const MAX_BCRYPT_BYTES: usize = 72;
-
 const DUMMY_HASH_TAIL: &str = "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
 
 pub struct PasswordHasher {
@@ -37,10 +34,10 @@ impl PasswordHasher {
     ///
     /// # Errors
     /// Only on an internal failure of the blocking pool or of bcrypt.
-    pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
         let plain = password.as_str().to_owned();
-        if plain.len() > MAX_BCRYPT_BYTES {
-            return Err(ApiError::internal(
+        if plain.len() > MAX_PASSWORD_BYTES {
+            return Err(AuthError::internal(
                 "password longer than bcrypt reads reached hashing",
             ));
         }
@@ -48,7 +45,7 @@ impl PasswordHasher {
         // `non_truncating_hash` also refuses exactly 72 bytes (bcrypt then drops only the
         // C string terminator, not a password byte); the contract allows 72, and the
         // guard above makes sure no byte of the password is ever cut.
-        self.run(move || bcrypt::hash(plain, cost).map_err(ApiError::internal))
+        self.run(move || bcrypt::hash(plain, cost).map_err(AuthError::internal))
             .await?
     }
 
@@ -61,7 +58,7 @@ impl PasswordHasher {
         &self,
         password: &str,
         stored_hash: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, AuthError> {
         let exists = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.clone());
         let plain = password.to_owned();
@@ -70,17 +67,17 @@ impl PasswordHasher {
         let matches = self
             .run(move || bcrypt::verify(plain.as_bytes(), &hash).unwrap_or(false))
             .await?;
-        Ok(exists && matches && password.len() <= MAX_BCRYPT_BYTES)
+        Ok(exists && matches && password.len() <= MAX_PASSWORD_BYTES)
     }
 
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let _permit = self.permits.acquire().await.map_err(ApiError::internal)?;
+    ) -> Result<T, AuthError> {
+        let _permit = self.permits.acquire().await.map_err(AuthError::internal)?;
         tokio::task::spawn_blocking(work)
             .await
-            .map_err(ApiError::internal)
+            .map_err(AuthError::internal)
     }
 }
 

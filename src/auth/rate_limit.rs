@@ -4,7 +4,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::error::ApiError;
+use super::AuthError;
 
 /// Keys are first swept for staleness when there are this many.
 const FIRST_SWEEP_AT: usize = 10_000;
@@ -42,7 +42,7 @@ impl SlidingWindow {
     ///
     /// # Errors
     /// `RateLimited` with the seconds until the oldest hit leaves the window.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+    pub fn check(&self, key: &str) -> Result<(), AuthError> {
         let now = Instant::now();
         let mut keys = self.lock();
         match keys.hits.get_mut(key) {
@@ -64,7 +64,7 @@ impl SlidingWindow {
     ///
     /// # Errors
     /// `RateLimited` when the window is full (the refused call is not counted).
-    pub fn hit(&self, key: &str) -> Result<(), ApiError> {
+    pub fn hit(&self, key: &str) -> Result<(), AuthError> {
         let now = Instant::now();
         let mut keys = self.lock();
         let queue = self.queue_for(&mut keys, key, now);
@@ -94,14 +94,14 @@ impl SlidingWindow {
         keys.hits.entry(key.to_owned()).or_default()
     }
 
-    fn check_queue(&self, queue: &mut VecDeque<Instant>, now: Instant) -> Result<(), ApiError> {
+    fn check_queue(&self, queue: &mut VecDeque<Instant>, now: Instant) -> Result<(), AuthError> {
         prune(queue, now, self.window);
         if queue.len() < self.limit {
             return Ok(());
         }
         let oldest = queue.front().copied().unwrap_or(now);
         let wait = self.window.saturating_sub(now.duration_since(oldest));
-        Err(ApiError::RateLimited {
+        Err(AuthError::RateLimited {
             retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
         })
     }
@@ -134,7 +134,7 @@ mod tests {
             limiter.hit("k").unwrap();
         }
         match limiter.hit("k") {
-            Err(ApiError::RateLimited { retry_after_secs }) => {
+            Err(AuthError::RateLimited { retry_after_secs }) => {
                 assert!((59..=60).contains(&retry_after_secs))
             }
             other => panic!("expected RateLimited, got {other:?}"),

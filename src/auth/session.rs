@@ -1,17 +1,16 @@
-//! Sessions: a token is valid while its session exists. The table is mirrored in
-//! memory, so the check on every request is a look-up, and survives restarts.
+//! Sessions: a token is valid while its session exists. `Sessions` owns the whole
+//! lifecycle (start, verify, end one, end all others, end all): each method writes
+//! the database first and then keeps its in-memory mirror in step, so the check
+//! on every request is a look-up and revocation survives restarts.
 
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 
-use http::HeaderValue;
-
-use crate::clock::now_millis;
-use crate::db::{Database, SessionRow};
-use crate::error::ApiError;
-use crate::http::RequestCtx;
-
-pub const COOKIE_NAME: &str = "serene_token";
+use super::token::TokenKeys;
+use super::AuthError;
+use crate::db::{Database, SessionRow, StoreResult};
+use crate::domain::time::now_millis;
 
 /// The caller of a protected route.
 #[derive(Debug, Clone)]
@@ -20,16 +19,13 @@ pub struct AuthUser {
     pub jti: String,
 }
 
-/// A new session's token and row.
-pub struct NewSession {
-    pub token: String,
-    pub row: SessionRow,
-}
+/// jti -> (user id, expiry in seconds)
+type Mirror = HashMap<String, (String, i64)>;
 
-#[derive(Default)]
 pub struct Sessions {
-    /// jti -> (user id, expiry in seconds)
-    active: RwLock<HashMap<String, (String, i64)>>,
+    db: Database,
+    tokens: TokenKeys,
+    active: RwLock<Mirror>,
 }
 
 impl Sessions {
@@ -37,129 +33,134 @@ impl Sessions {
     ///
     /// # Errors
     /// The database cannot be read.
-    pub async fn load(db: &Database) -> Result<Self, tokio_rusqlite::Error> {
-        let rows = db.sessions().load_unexpired(now_millis() / 1000).await?;
+    pub async fn load(db: Database, tokens: TokenKeys) -> StoreResult<Self> {
+        let rows = db.sessions().load_unexpired(now_secs()).await?;
+        let active = rows
+            .into_iter()
+            .map(|r| (r.jti, (r.user_id, r.expires_at)))
+            .collect();
         Ok(Self {
-            active: RwLock::new(
-                rows.into_iter()
-                    .map(|r| (r.jti, (r.user_id, r.expires_at)))
-                    .collect(),
-            ),
+            db,
+            tokens,
+            active: RwLock::new(active),
         })
     }
 
-    fn read(&self) -> RwLockReadGuard<'_, HashMap<String, (String, i64)>> {
-        self.active.read().unwrap_or_else(|p| p.into_inner())
+    /// How long a new session lasts.
+    pub fn ttl(&self) -> Duration {
+        self.tokens.ttl()
     }
 
-    fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, (String, i64)>> {
-        self.active.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn is_active(&self, jti: &str, user_id: &str) -> bool {
-        self.read()
-            .get(jti)
-            .is_some_and(|(owner, _)| owner == user_id)
-    }
-
-    /// Issues a token for a user without storing it yet (see [`Sessions::remember`]).
-    ///
-    /// # Errors
-    /// Signing fails (it does not for HS256 with an in-memory key).
-    pub fn issue(ctx: &RequestCtx, user_id: &str) -> Result<NewSession, ApiError> {
-        let (token, claims) = ctx
-            .state
-            .tokens
-            .issue(user_id)
-            .map_err(ApiError::internal)?;
-        Ok(NewSession {
-            token,
-            row: SessionRow {
-                jti: claims.jti,
-                user_id: claims.sub,
-                expires_at: claims.exp,
-            },
-        })
-    }
-
-    /// Stores a new session durably, then in memory.
+    /// Starts a session for a user; returns its token.
     ///
     /// # Errors
     /// The database write failed; the session does not exist then.
-    pub async fn start(&self, db: &Database, session: &NewSession) -> Result<(), ApiError> {
-        let evicted = db
-            .sessions()
-            .insert(session.row.clone(), now_millis() / 1000)
-            .await?;
+    pub async fn start(&self, user_id: &str) -> Result<String, AuthError> {
+        let (token, row) = self.issue(user_id)?;
+        let evicted = self.db.sessions().insert(row.clone(), now_secs()).await?;
         let mut active = self.write();
         for jti in &evicted {
             active.remove(jti);
         }
-        drop(active);
-        self.remember(&session.row);
-        Ok(())
+        remember(&mut active, &row);
+        Ok(token)
     }
 
-    /// Adds a session that is already in the database.
-    pub fn remember(&self, row: &SessionRow) {
-        let now_secs = now_millis() / 1000;
-        let mut active = self.write();
-        active.retain(|_, (_, exp)| *exp >= now_secs);
-        active.insert(row.jti.clone(), (row.user_id.clone(), row.expires_at));
+    /// The caller, from a valid, unexpired token whose session still exists.
+    ///
+    /// # Errors
+    /// `Unauthenticated` otherwise.
+    pub fn verify(&self, token: Option<&str>) -> Result<AuthUser, AuthError> {
+        let token = token.ok_or(AuthError::Unauthenticated)?;
+        let claims = self
+            .tokens
+            .verify(token)
+            .map_err(|_| AuthError::Unauthenticated)?;
+        let active = self
+            .read()
+            .get(&claims.jti)
+            .is_some_and(|(owner, _)| *owner == claims.sub);
+        if !active {
+            return Err(AuthError::Unauthenticated);
+        }
+        Ok(AuthUser {
+            id: claims.sub,
+            jti: claims.jti,
+        })
     }
 
-    /// Ends one session, durably.
+    /// Ends one session.
     ///
     /// # Errors
     /// The database write failed; the session still exists then.
-    pub async fn end(&self, db: &Database, jti: &str) -> Result<(), ApiError> {
-        db.sessions().delete(jti).await?;
+    pub async fn end(&self, jti: &str) -> Result<(), AuthError> {
+        self.db.sessions().delete(jti).await?;
         self.write().remove(jti);
         Ok(())
     }
 
-    /// Forgets every session of a user whose rows the database already dropped.
-    pub fn forget_user(&self, user_id: &str) {
+    /// Sets a new password hash and, in the same transaction, ends every session
+    /// of the user and starts the one whose token is returned (the caller's device
+    /// stays signed in, every other one is signed out).
+    ///
+    /// # Errors
+    /// `Unauthenticated` when the account no longer exists; a failed write changes nothing.
+    pub async fn restart_with_new_password(
+        &self,
+        user_id: &str,
+        password_hash: String,
+    ) -> Result<String, AuthError> {
+        let (token, row) = self.issue(user_id)?;
+        let changed = self
+            .db
+            .sessions()
+            .replace_all_with_new_password(row.clone(), password_hash)
+            .await?;
+        if !changed {
+            return Err(AuthError::Unauthenticated);
+        }
+        let mut active = self.write();
+        active.retain(|_, (owner, _)| owner != user_id);
+        remember(&mut active, &row);
+        Ok(token)
+    }
+
+    /// Ends every session of a user (an account being deleted).
+    ///
+    /// # Errors
+    /// The database write failed.
+    pub async fn end_all(&self, user_id: &str) -> Result<(), AuthError> {
+        self.db.sessions().delete_all(user_id).await?;
         self.write().retain(|_, (owner, _)| owner != user_id);
+        Ok(())
+    }
+
+    fn issue(&self, user_id: &str) -> Result<(String, SessionRow), AuthError> {
+        let (token, claims) = self.tokens.issue(user_id).map_err(AuthError::internal)?;
+        let row = SessionRow {
+            jti: claims.jti,
+            user_id: claims.sub,
+            expires_at: claims.exp,
+        };
+        Ok((token, row))
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Mirror> {
+        self.active.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Mirror> {
+        self.active.write().unwrap_or_else(|p| p.into_inner())
     }
 }
 
-/// The caller, from a valid, unexpired session cookie whose session still exists.
-///
-/// # Errors
-/// `Unauthenticated` otherwise.
-pub fn require_user(ctx: &RequestCtx) -> Result<AuthUser, ApiError> {
-    let token = ctx.cookie(COOKIE_NAME).ok_or(ApiError::Unauthenticated)?;
-    let claims = ctx
-        .state
-        .tokens
-        .verify(token)
-        .map_err(|_| ApiError::Unauthenticated)?;
-    if !ctx.state.sessions.is_active(&claims.jti, &claims.sub) {
-        return Err(ApiError::Unauthenticated);
-    }
-    Ok(AuthUser {
-        id: claims.sub,
-        jti: claims.jti,
-    })
+/// Adds a session that is in the database, dropping expired ones from memory.
+fn remember(active: &mut Mirror, row: &SessionRow) {
+    let now = now_secs();
+    active.retain(|_, (_, exp)| *exp >= now);
+    active.insert(row.jti.clone(), (row.user_id.clone(), row.expires_at));
 }
 
-/// `Set-Cookie` for a new session.
-pub fn session_cookie(token: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
-    cookie_header(token, max_age_secs, secure)
-}
-
-/// `Set-Cookie` that makes the browser forget the session.
-pub fn clearing_cookie(secure: bool) -> HeaderValue {
-    cookie_header("", 0, secure)
-}
-
-fn cookie_header(value: &str, max_age_secs: u64, secure: bool) -> HeaderValue {
-    let secure = if secure { "; Secure" } else { "" };
-    let text = format!(
-        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age_secs}{secure}"
-    );
-    // A JWT is base64url and dots, always a valid header value.
-    HeaderValue::from_str(&text)
-        .unwrap_or_else(|_| HeaderValue::from_static("serene_token=; Max-Age=0"))
+fn now_secs() -> i64 {
+    now_millis() / 1000
 }

@@ -1,67 +1,22 @@
 use rusqlite::{params, OptionalExtension, Row, ToSql};
-use serde::Serialize;
 
+use super::error::StoreResult;
 use super::Database;
-use crate::clock::{format_millis, now_millis, Millis};
-use crate::domain::{Cursor, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
-use crate::error::ApiError;
+use crate::domain::time::{now_millis, Millis};
+use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
 
 const COLUMNS: &str = "id, mood, tags, note, ai_response, created_at, updated_at";
 
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub id: String,
-    pub mood: String,
-    pub tags: Tags,
-    pub note: String,
-    pub ai_response: Option<String>,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
-
-/// The contract's entry object.
-#[derive(Serialize)]
-pub struct EntryJson<'a> {
-    id: &'a str,
-    mood: &'a str,
-    tags: &'a [String],
-    note: &'a str,
-    ai_response: Option<&'a str>,
-    created_at: String,
-    updated_at: String,
-}
-
-impl Entry {
-    pub fn to_json(&self) -> EntryJson<'_> {
-        EntryJson {
-            id: &self.id,
-            mood: &self.mood,
-            tags: self.tags.as_slice(),
-            note: &self.note,
-            ai_response: self.ai_response.as_deref(),
-            created_at: format_millis(self.created_at),
-            updated_at: format_millis(self.updated_at),
-        }
-    }
-
-    pub fn cursor(&self) -> Cursor {
-        Cursor {
-            created_at: self.created_at,
-            id: self.id.clone(),
-        }
-    }
-
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: row.get(0)?,
-            mood: row.get(1)?,
-            tags: Tags::from_stored(&row.get::<_, String>(2)?),
-            note: row.get(3)?,
-            ai_response: row.get(4)?,
-            created_at: row.get(5)?,
-            updated_at: row.get(6)?,
-        })
-    }
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        id: row.get(0)?,
+        mood: row.get(1)?,
+        tags: Tags::from_stored(&row.get::<_, String>(2)?),
+        note: row.get(3)?,
+        ai_response: row.get(4)?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
+    })
 }
 
 /// A page of entries, newest first, and the cursor of the next page.
@@ -97,7 +52,7 @@ impl<'a> EntryStore<'a> {
         entry: &NewEntry,
         ai_response: Option<String>,
         created_at: Millis,
-    ) -> Result<Entry, ApiError> {
+    ) -> StoreResult<Entry> {
         let row = Entry {
             id: EntryId::new_random().as_str().to_owned(),
             mood: entry.mood.as_str().to_owned(),
@@ -133,7 +88,7 @@ impl<'a> EntryStore<'a> {
 
     /// # Errors
     /// The database does not answer.
-    pub async fn get(&self, user_id: &str, id: &EntryId) -> Result<Option<Entry>, ApiError> {
+    pub async fn get(&self, user_id: &str, id: &EntryId) -> StoreResult<Option<Entry>> {
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         Ok(self
             .db
@@ -142,7 +97,7 @@ impl<'a> EntryStore<'a> {
                 conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM entries WHERE id = ?1 AND user_id = ?2"
                 ))?
-                .query_row([id, user_id], Entry::from_row)
+                .query_row([id, user_id], entry_from_row)
                 .optional()
             })
             .await?)
@@ -152,7 +107,7 @@ impl<'a> EntryStore<'a> {
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn list(&self, user_id: &str, query: &ListQuery) -> Result<Page, ApiError> {
+    pub async fn list(&self, user_id: &str, query: &ListQuery) -> StoreResult<Page> {
         let mut sql = format!("SELECT {COLUMNS} FROM entries WHERE user_id = ?1");
         let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
         if let Some(from) = query.from {
@@ -186,7 +141,7 @@ impl<'a> EntryStore<'a> {
                 let params: Vec<&dyn ToSql> =
                     args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
                 conn.prepare_cached(&sql)?
-                    .query_map(params.as_slice(), Entry::from_row)?
+                    .query_map(params.as_slice(), entry_from_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
@@ -211,7 +166,7 @@ impl<'a> EntryStore<'a> {
         user_id: &str,
         id: &EntryId,
         update: Update,
-    ) -> Result<Option<Entry>, ApiError> {
+    ) -> StoreResult<Option<Entry>> {
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         let now = now_millis();
         Ok(self
@@ -244,7 +199,7 @@ impl<'a> EntryStore<'a> {
                         id,
                         user_id
                     ],
-                    Entry::from_row,
+                    entry_from_row,
                 )
                 .optional()
             })
@@ -253,7 +208,7 @@ impl<'a> EntryStore<'a> {
 
     /// # Errors
     /// The write fails. `Ok(false)` when the entry is not the user's.
-    pub async fn delete(&self, user_id: &str, id: &EntryId) -> Result<bool, ApiError> {
+    pub async fn delete(&self, user_id: &str, id: &EntryId) -> StoreResult<bool> {
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         let deleted = self
             .db
@@ -274,7 +229,7 @@ impl<'a> EntryStore<'a> {
         &self,
         user_id: &str,
         week: &WeekQuery,
-    ) -> Result<Vec<(String, i64)>, ApiError> {
+    ) -> StoreResult<Vec<(String, i64)>> {
         let (user_id, start, end) = (user_id.to_owned(), week.start, week.end);
         Ok(self
             .db
@@ -302,7 +257,7 @@ impl<'a> EntryStore<'a> {
         user_id: &str,
         after: Option<Cursor>,
         limit: u32,
-    ) -> Result<Vec<Entry>, ApiError> {
+    ) -> StoreResult<Vec<Entry>> {
         let user_id = user_id.to_owned();
         let (after_time, after_id) =
             after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
@@ -317,7 +272,7 @@ impl<'a> EntryStore<'a> {
                 ))?
                 .query_map(
                     params![user_id, after_time, after_id, limit],
-                    Entry::from_row,
+                    entry_from_row,
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()
             })

@@ -2,13 +2,15 @@
 //! few read-only connections so reads never queue behind a write.
 
 mod entries;
+mod error;
 mod migrations;
 mod sessions;
 mod users;
 
-pub use entries::{Entry, EntryJson, EntryStore, Page, Update};
-pub use sessions::{SessionRow, SessionStore};
-pub use users::{User, UserJson, UserStore};
+pub use entries::{EntryStore, Page, Update};
+pub use error::{StoreError, StoreResult};
+pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
+pub use users::UserStore;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,6 +49,7 @@ struct Inner {
     writer: Connection,
     readers: Vec<Connection>,
     next_reader: AtomicUsize,
+    created: bool,
 }
 
 impl Database {
@@ -68,6 +71,7 @@ impl Database {
             path: path.to_path_buf(),
             source,
         };
+        let created = !path.exists();
         let writer = Connection::open(path).await.map_err(open_err)?;
         writer
             .call(|conn| {
@@ -103,8 +107,15 @@ impl Database {
                 writer,
                 readers: reader_connections,
                 next_reader: AtomicUsize::new(0),
+                created,
             }),
         })
+    }
+
+    /// Whether this start created the database file rather than opening one: after
+    /// the first start, a new empty database usually means a mistyped `DATABASE_URL`.
+    pub fn was_created(&self) -> bool {
+        self.inner.created
     }
 
     pub fn path(&self) -> &Path {
@@ -158,10 +169,11 @@ impl Database {
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn ping(&self) -> Result<(), tokio_rusqlite::Error> {
-        self.reader()
+    pub async fn ping(&self) -> StoreResult<()> {
+        Ok(self
+            .reader()
             .call(|conn| conn.query_row("SELECT count(*) FROM users WHERE 0", [], |_| Ok(())))
-            .await
+            .await?)
     }
 
     /// The SQLite library version linked in.

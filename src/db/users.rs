@@ -1,35 +1,9 @@
 use rusqlite::{params, ErrorCode, OptionalExtension};
 
-use super::sessions::{insert_in, SessionRow};
+use super::error::{StoreError, StoreResult};
 use super::Database;
-use crate::clock::{now_millis, Millis};
-use crate::domain::Email;
-use crate::error::ApiError;
-
-#[derive(Debug, Clone)]
-pub struct User {
-    pub id: String,
-    pub email: String,
-    pub created_at: Millis,
-}
-
-/// The contract's account object: `{"id", "email", "created_at"}` in that order.
-#[derive(serde::Serialize)]
-pub struct UserJson<'a> {
-    id: &'a str,
-    email: &'a str,
-    created_at: String,
-}
-
-impl User {
-    pub fn to_json(&self) -> UserJson<'_> {
-        UserJson {
-            id: &self.id,
-            email: &self.email,
-            created_at: crate::clock::format_millis(self.created_at),
-        }
-    }
-}
+use crate::domain::time::now_millis;
+use crate::domain::{Account, Credentials, Email};
 
 pub struct UserStore<'a> {
     db: &'a Database,
@@ -43,9 +17,9 @@ impl<'a> UserStore<'a> {
     /// Creates an account.
     ///
     /// # Errors
-    /// `EmailTaken` when the (lower-cased) email exists; `Internal` otherwise.
-    pub async fn create(&self, email: &Email, password_hash: String) -> Result<User, ApiError> {
-        let user = User {
+    /// `EmailTaken` when the (lower-cased) email exists; `Database` otherwise.
+    pub async fn create(&self, email: &Email, password_hash: String) -> StoreResult<Account> {
+        let user = Account {
             id: uuid::Uuid::new_v4().to_string(),
             email: email.as_str().to_owned(),
             created_at: now_millis(),
@@ -66,19 +40,19 @@ impl<'a> UserStore<'a> {
             Err(tokio_rusqlite::Error::Error(rusqlite::Error::SqliteFailure(e, _)))
                 if e.code == ErrorCode::ConstraintViolation =>
             {
-                Err(ApiError::EmailTaken)
+                Err(StoreError::EmailTaken)
             }
             Err(err) => Err(err.into()),
         }
     }
 
-    /// The id and password hash of an account, by email.
+    /// The credentials of an account, by (lower-cased) email.
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn credentials(&self, email: &str) -> Result<Option<(String, String)>, ApiError> {
-        self.two_columns(
-            "SELECT id, password_hash FROM users WHERE email = ?1",
+    pub async fn credentials_by_email(&self, email: &str) -> StoreResult<Option<Credentials>> {
+        self.credentials(
+            "SELECT id, email, password_hash FROM users WHERE email = ?1",
             email,
         )
         .await
@@ -86,7 +60,7 @@ impl<'a> UserStore<'a> {
 
     /// # Errors
     /// The database does not answer.
-    pub async fn find(&self, id: &str) -> Result<Option<User>, ApiError> {
+    pub async fn find(&self, id: &str) -> StoreResult<Option<Account>> {
         let id = id.to_owned();
         Ok(self
             .db
@@ -94,7 +68,7 @@ impl<'a> UserStore<'a> {
             .call(move |conn| {
                 conn.prepare_cached("SELECT id, email, created_at FROM users WHERE id = ?1")?
                     .query_row([id], |row| {
-                        Ok(User {
+                        Ok(Account {
                             id: row.get(0)?,
                             email: row.get(1)?,
                             created_at: row.get(2)?,
@@ -105,59 +79,34 @@ impl<'a> UserStore<'a> {
             .await?)
     }
 
-    /// The email and password hash of an account, by id.
+    /// The credentials of an account, by id.
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn credentials_by_id(&self, id: &str) -> Result<Option<(String, String)>, ApiError> {
-        self.two_columns("SELECT email, password_hash FROM users WHERE id = ?1", id)
-            .await
+    pub async fn credentials_by_id(&self, id: &str) -> StoreResult<Option<Credentials>> {
+        self.credentials(
+            "SELECT id, email, password_hash FROM users WHERE id = ?1",
+            id,
+        )
+        .await
     }
 
-    /// One row of two text columns selected by one key, if it exists.
-    async fn two_columns(
-        &self,
-        sql: &'static str,
-        key: &str,
-    ) -> Result<Option<(String, String)>, ApiError> {
+    /// The `(id, email, password_hash)` row selected by one key, if it exists.
+    async fn credentials(&self, sql: &'static str, key: &str) -> StoreResult<Option<Credentials>> {
         let key = key.to_owned();
         Ok(self
             .db
             .reader()
             .call(move |conn| {
                 conn.prepare_cached(sql)?
-                    .query_row([key], |row| Ok((row.get(0)?, row.get(1)?)))
+                    .query_row([key], |row| {
+                        Ok(Credentials {
+                            user_id: row.get(0)?,
+                            email: row.get(1)?,
+                            password_hash: row.get(2)?,
+                        })
+                    })
                     .optional()
-            })
-            .await?)
-    }
-
-    /// Sets a new password hash and replaces every session of the user by `session`,
-    /// in one transaction. `Ok(false)` when the user no longer exists.
-    ///
-    /// # Errors
-    /// The write fails; nothing changed then.
-    pub async fn change_password(
-        &self,
-        id: &str,
-        password_hash: String,
-        session: SessionRow,
-    ) -> Result<bool, ApiError> {
-        let id = id.to_owned();
-        let now_secs = now_millis() / 1000;
-        Ok(self
-            .db
-            .write_transaction(move |tx| {
-                let changed = tx
-                    .prepare_cached("UPDATE users SET password_hash = ?1 WHERE id = ?2")?
-                    .execute(params![password_hash, id])?;
-                if changed > 0 {
-                    tx.prepare_cached("DELETE FROM sessions WHERE user_id = ?1")?
-                        .execute([&id])?;
-                    // The user's other sessions were just deleted, so nothing is evicted.
-                    insert_in(tx, &session, now_secs)?;
-                }
-                Ok(changed > 0)
             })
             .await?)
     }
@@ -168,7 +117,7 @@ impl<'a> UserStore<'a> {
     ///
     /// # Errors
     /// The delete fails; nothing changed then.
-    pub async fn delete(&self, id: &str) -> Result<bool, ApiError> {
+    pub async fn delete(&self, id: &str) -> StoreResult<bool> {
         let id = id.to_owned();
         let deleted = self
             .db

@@ -1,12 +1,11 @@
 use serde_json::{Map, Value};
 
-use super::{required_str, trim_text, FieldErrors};
-use crate::error::ApiError;
+use super::{required_str, trim_text, FieldErrors, ValidationError};
 
 const MAX_EMAIL_CHARS: usize = 254;
 const MIN_PASSWORD_CHARS: usize = 8;
 /// bcrypt reads only this many bytes; longer passwords are refused, never cut.
-const MAX_PASSWORD_BYTES: usize = 72;
+pub const MAX_PASSWORD_BYTES: usize = 72;
 
 /// A trimmed, lower-cased address that looks deliverable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +18,7 @@ impl Email {
         if raw.chars().count() > MAX_EMAIL_CHARS {
             return Err(format!("must be at most {MAX_EMAIL_CHARS} characters"));
         }
-        let email = trim_text(raw).to_ascii_lowercase();
+        let email = lookup_email(raw);
         if email.is_empty() {
             return Err("is required".into());
         }
@@ -36,6 +35,13 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The form an email is stored and looked up in (trimmed, lower-cased), for text
+/// that need not be a valid address: a login with a malformed email is simply
+/// an unknown account.
+pub fn lookup_email(raw: &str) -> String {
+    trim_text(raw).to_ascii_lowercase()
 }
 
 /// The characters RFC 5322 allows unquoted, and dots: 1 to 64 of them.
@@ -93,18 +99,14 @@ impl std::fmt::Debug for Password {
 ///
 /// # Errors
 /// 422 naming each bad field.
-pub fn parse_registration(body: &Map<String, Value>) -> Result<(Email, Password), ApiError> {
+pub fn parse_registration(body: &Map<String, Value>) -> Result<(Email, Password), ValidationError> {
     let mut errors = FieldErrors::default();
     let email = errors.take("email", required_str(body, "email").and_then(Email::parse));
     let password = errors.take(
         "password",
         required_str(body, "password").and_then(Password::parse),
     );
-    errors.into_result()?;
-    match (email, password) {
-        (Some(email), Some(password)) => Ok((email, password)),
-        _ => Err(ApiError::internal("registration parsed without values")),
-    }
+    errors.finish(email.zip(password))
 }
 
 #[cfg(test)]

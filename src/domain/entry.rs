@@ -1,8 +1,8 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{required_str, trim_text, FieldErrors};
-use crate::error::ApiError;
+use super::time::Millis;
+use super::{required_str, trim_text, FieldErrors, ValidationError};
 
 const MAX_MOOD_CHARS: usize = 32;
 const MAX_TAG_CHARS: usize = 32;
@@ -107,18 +107,23 @@ impl Note {
     }
 }
 
-/// A UUID in its canonical lower-case form. Anything else is "not found", never a 422,
-/// so a malformed id looks like someone else's.
+/// A UUID in its canonical lower-case form.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryId(String);
 
+/// Text that is not an entry id. The API answers it like an id that is not
+/// there, so a malformed id looks like someone else's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not an entry id")]
+pub struct InvalidEntryId;
+
 impl EntryId {
     /// # Errors
-    /// `NotFound` when the text is not a UUID.
-    pub fn parse(raw: &str) -> Result<Self, ApiError> {
+    /// `InvalidEntryId` when the text is not a UUID.
+    pub fn parse(raw: &str) -> Result<Self, InvalidEntryId> {
         Uuid::parse_str(raw)
             .map(|id| Self(id.hyphenated().to_string()))
-            .map_err(|_| ApiError::NotFound)
+            .map_err(|_| InvalidEntryId)
     }
 
     pub fn new_random() -> Self {
@@ -135,15 +140,37 @@ impl EntryId {
 ///
 /// # Errors
 /// 422 when missing, not a string, or longer than 10,000 characters.
-pub fn required_note_text(body: &Map<String, Value>) -> Result<String, ApiError> {
+pub fn required_note_text(body: &Map<String, Value>) -> Result<String, ValidationError> {
     let note = super::required_field(body, "note")?;
     if note.chars().count() > MAX_NOTE_CHARS {
-        return Err(ApiError::field(
+        return Err(ValidationError::field(
             "note",
             format!("must be at most {MAX_NOTE_CHARS} characters"),
         ));
     }
     Ok(note.to_owned())
+}
+
+/// A stored entry of one user, as storage returns it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub id: String,
+    pub mood: String,
+    pub tags: Tags,
+    pub note: String,
+    pub ai_response: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Entry {
+    /// Where a newest-first page that ends with this entry continues.
+    pub fn cursor(&self) -> super::Cursor {
+        super::Cursor {
+            created_at: self.created_at,
+            id: self.id.clone(),
+        }
+    }
 }
 
 /// A valid `POST /api/entries` body. Fields other than these three are ignored.
@@ -157,16 +184,16 @@ pub struct NewEntry {
 impl NewEntry {
     /// # Errors
     /// 422 naming each bad field.
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ValidationError> {
         let mut errors = FieldErrors::default();
         let mood = errors.take("mood", required_str(body, "mood").and_then(Mood::parse));
         let tags = errors.take("tags", Tags::parse(body.get("tags")));
         let note = errors.take("note", required_str(body, "note").and_then(Note::parse));
-        errors.into_result()?;
-        match (mood, tags, note) {
-            (Some(mood), Some(tags), Some(note)) => Ok(Self { mood, tags, note }),
-            _ => Err(ApiError::internal("entry parsed without values")),
-        }
+        let values = match (mood, tags, note) {
+            (Some(mood), Some(tags), Some(note)) => Some(Self { mood, tags, note }),
+            _ => None,
+        };
+        errors.finish(values)
     }
 }
 
@@ -183,12 +210,12 @@ impl EntryChanges {
     ///
     /// # Errors
     /// 422 naming each bad field, or when none of the three is present.
-    pub fn parse(body: &Map<String, Value>) -> Result<Self, ApiError> {
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ValidationError> {
         if !["mood", "tags", "note"]
             .iter()
             .any(|f| body.contains_key(*f))
         {
-            return Err(ApiError::field(
+            return Err(ValidationError::field(
                 "body",
                 "must contain at least one of mood, tags, note",
             ));
@@ -218,11 +245,8 @@ mod tests {
         value.as_object().cloned().unwrap()
     }
 
-    fn fields_of(err: ApiError) -> Vec<&'static str> {
-        match err {
-            ApiError::Validation(fields) => fields.keys().copied().collect(),
-            other => panic!("expected a validation error, got {other:?}"),
-        }
+    fn fields_of(err: ValidationError) -> Vec<&'static str> {
+        err.fields().keys().copied().collect()
     }
 
     #[test]
@@ -337,10 +361,7 @@ mod tests {
 
     #[test]
     fn an_entry_id_must_be_a_uuid_and_is_normalised() {
-        assert!(matches!(
-            EntryId::parse("not-a-uuid"),
-            Err(ApiError::NotFound)
-        ));
+        assert_eq!(EntryId::parse("not-a-uuid"), Err(InvalidEntryId));
         let id = EntryId::parse("6F9619FF-8B86-4011-B42D-00C04FC964FF").unwrap();
         assert_eq!(id.as_str(), "6f9619ff-8b86-4011-b42d-00c04fc964ff");
     }

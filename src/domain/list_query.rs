@@ -5,9 +5,8 @@ use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::FieldErrors;
-use crate::clock::Millis;
-use crate::error::ApiError;
+use super::time::Millis;
+use super::{FieldErrors, ValidationError};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 200;
@@ -54,7 +53,7 @@ pub struct ListQuery {
 impl ListQuery {
     /// # Errors
     /// 422 naming each bad parameter.
-    pub fn parse(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    pub fn parse(query: &HashMap<String, String>) -> Result<Self, ValidationError> {
         let mut errors = FieldErrors::default();
         let from = query
             .get("from")

@@ -1,14 +1,18 @@
 //! Domain types that parse, not validate: a value of one of these types is
 //! known to obey the contract's rules.
 
+mod account;
 mod credentials;
 mod entry;
 mod list_query;
+pub mod time;
 mod week;
 
-pub use credentials::{parse_registration, Email, Password};
+pub use account::{Account, Credentials};
+pub use credentials::{lookup_email, parse_registration, Email, Password, MAX_PASSWORD_BYTES};
 pub use entry::{
-    required_note_text, EntryChanges, EntryId, Mood, NewEntry, Note, Tags, MIN_NOTE_CHARS,
+    required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry, Note, Tags,
+    MIN_NOTE_CHARS,
 };
 pub use list_query::{Cursor, ListQuery};
 pub use week::WeekQuery;
@@ -17,7 +21,21 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+/// Input that breaks the contract's rules: one message per bad field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fields: {0:?}")]
+pub struct ValidationError(pub BTreeMap<&'static str, String>);
+
+impl ValidationError {
+    /// An error about a single field.
+    pub fn field(name: &'static str, message: impl Into<String>) -> Self {
+        Self(BTreeMap::from([(name, message.into())]))
+    }
+
+    pub fn fields(&self) -> &BTreeMap<&'static str, String> {
+        &self.0
+    }
+}
 
 /// Collects one message per bad field, so the client sees every problem at once.
 #[derive(Default)]
@@ -28,12 +46,19 @@ impl FieldErrors {
         result.map_err(|message| self.0.insert(field, message)).ok()
     }
 
-    pub fn into_result(self) -> Result<(), ApiError> {
+    pub fn into_result(self) -> Result<(), ValidationError> {
         if self.0.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.0))
+            Err(ValidationError(self.0))
         }
+    }
+
+    /// The parsed values once every field passed; each `take` that failed left a
+    /// message, so a missing value without one cannot happen.
+    pub fn finish<T>(self, values: Option<T>) -> Result<T, ValidationError> {
+        self.into_result()?;
+        values.ok_or_else(|| ValidationError::field("body", "is invalid"))
     }
 }
 
@@ -46,12 +71,12 @@ pub(crate) fn trim_text(text: &str) -> &str {
 /// A required string field of a JSON body, or the 422 naming it.
 ///
 /// # Errors
-/// `Validation` when the field is missing, null or not a string.
+/// An error naming the field when the field is missing, null or not a string.
 pub fn required_field<'a>(
     body: &'a Map<String, Value>,
     field: &'static str,
-) -> Result<&'a str, ApiError> {
-    required_str(body, field).map_err(|message| ApiError::field(field, message))
+) -> Result<&'a str, ValidationError> {
+    required_str(body, field).map_err(|message| ValidationError::field(field, message))
 }
 
 /// A required string field of a JSON body.

@@ -3,9 +3,8 @@ use std::collections::HashMap;
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
-use super::FieldErrors;
-use crate::clock::Millis;
-use crate::error::ApiError;
+use super::time::Millis;
+use super::{FieldErrors, ValidationError};
 
 /// One ISO week in one time zone, as the half-open UTC interval `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +21,7 @@ impl WeekQuery {
     pub fn parse(
         query: &HashMap<String, String>,
         now: chrono::DateTime<Utc>,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, ValidationError> {
         let mut errors = FieldErrors::default();
         let tz = match query.get("tz") {
             None => Some(Tz::UTC),
@@ -39,11 +38,8 @@ impl WeekQuery {
                 today - Duration::days(i64::from(today.weekday().num_days_from_monday()))
             }),
         };
-        errors.into_result()?;
-        match (tz, monday) {
-            (Some(tz), Some(monday)) => Ok(Self::for_week(tz, monday)),
-            _ => Err(ApiError::internal("week parsed without values")),
-        }
+        let (tz, monday) = errors.finish(tz.zip(monday))?;
+        Ok(Self::for_week(tz, monday))
     }
 
     fn for_week(tz: Tz, monday: NaiveDate) -> Self {
@@ -86,7 +82,7 @@ fn local_midnight_in_utc(tz: Tz, date: NaiveDate) -> Millis {
 mod tests {
     use super::*;
 
-    fn week(pairs: &[(&str, &str)]) -> Result<WeekQuery, ApiError> {
+    fn week(pairs: &[(&str, &str)]) -> Result<WeekQuery, ValidationError> {
         let query = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,12 +1,18 @@
-//! HTTP plumbing between hyper and the handlers: routing, request reading,
-//! response building, server-sent events and the per-request pipeline.
+//! HTTP plumbing with no knowledge of Serene's services: routing, reading
+//! requests, building responses (JSON, streamed bodies, server-sent events),
+//! CORS and cross-site request checks, and the headers every answer carries.
 
+pub mod cors;
+pub mod csrf;
+mod error;
 pub mod request;
 pub mod response;
 pub mod router;
-pub mod service;
 pub mod sse;
-pub mod stream;
 
-pub use request::RequestCtx;
+pub use error::HttpError;
+pub use request::Request;
 pub use response::{Body, Response};
+
+/// An error a streamed body may end with; it aborts the transfer.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

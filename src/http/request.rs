@@ -1,9 +1,9 @@
-//! What a handler gets: the request's parts, its route parameters, the client
-//! address, and helpers that read the body and the query safely.
+//! What a handler gets from the plumbing: the request's parts, its route
+//! parameters, the client address, and a body reader with limits.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::header;
@@ -11,37 +11,33 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
-use crate::state::AppState;
+use super::HttpError;
 
 /// Largest request body we read; anything larger is refused without reading it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub struct RequestCtx {
-    pub state: Arc<AppState>,
+pub struct Request {
     pub parts: http::request::Parts,
     body: Option<Incoming>,
     params: Vec<(String, String)>,
     pub client_ip: IpAddr,
-    pub request_id: String,
+    body_timeout: Duration,
 }
 
-impl RequestCtx {
+impl Request {
     pub fn new(
-        state: Arc<AppState>,
         parts: http::request::Parts,
         body: Incoming,
         params: Vec<(String, String)>,
         client_ip: IpAddr,
-        request_id: String,
+        body_timeout: Duration,
     ) -> Self {
         Self {
-            state,
             parts,
             body: Some(body),
             params,
             client_ip,
-            request_id,
+            body_timeout,
         }
     }
 
@@ -78,39 +74,42 @@ impl RequestCtx {
     /// Reads the body as a JSON object.
     ///
     /// # Errors
-    /// 415 without a JSON content type, 413 over 64 KiB (refused from
-    /// `Content-Length` when present, else stopped while streaming), 408 when the
-    /// body does not arrive in time, 400 when the body is not a JSON object.
-    pub async fn json_object(&mut self) -> Result<Map<String, Value>, ApiError> {
+    /// `UnsupportedMediaType` without a JSON content type, `PayloadTooLarge` over
+    /// 64 KiB (refused from `Content-Length` when present, else stopped while
+    /// streaming), `RequestTimeout` when the body does not arrive in time,
+    /// `InvalidJson` when the body is not a JSON object.
+    pub async fn json_object(&mut self) -> Result<Map<String, Value>, HttpError> {
         if !has_json_content_type(&self.parts.headers) {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(HttpError::UnsupportedMediaType);
         }
         let declared_length = self
             .header(header::CONTENT_LENGTH)
             .and_then(|v| v.parse::<u64>().ok());
         if declared_length.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
-            return Err(ApiError::PayloadTooLarge);
+            return Err(HttpError::PayloadTooLarge);
         }
         let bytes = self.read_limited_body().await?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(map),
-            _ => Err(ApiError::InvalidJson),
+            _ => Err(HttpError::InvalidJson),
         }
     }
 
-    async fn read_limited_body(&mut self) -> Result<Bytes, ApiError> {
+    async fn read_limited_body(&mut self) -> Result<Bytes, HttpError> {
         let Some(body) = self.body.take() else {
-            return Err(ApiError::InvalidJson);
+            return Err(HttpError::InvalidJson);
         };
-        let timeout = self.state.config.body_read_timeout;
-        let read = tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect());
-        match read.await.map_err(|_| ApiError::RequestTimeout)? {
+        let read = tokio::time::timeout(
+            self.body_timeout,
+            Limited::new(body, MAX_BODY_BYTES).collect(),
+        );
+        match read.await.map_err(|_| HttpError::RequestTimeout)? {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                Err(ApiError::PayloadTooLarge)
+                Err(HttpError::PayloadTooLarge)
             }
             // The client went away or sent a broken chunked body.
-            Err(_) => Err(ApiError::InvalidJson),
+            Err(_) => Err(HttpError::InvalidJson),
         }
     }
 }
@@ -125,40 +124,32 @@ fn has_json_content_type(headers: &http::HeaderMap) -> bool {
 
 /// Parses `a=1&b=x%20y` into pairs, decoding `+` and percent escapes.
 pub fn parse_query(query: &str) -> HashMap<String, String> {
-    query
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (percent_decode(key, true), percent_decode(value, true))
-        })
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
         .collect()
 }
 
-/// Decodes `%XX` escapes (and `+` as space in query strings); invalid escapes stay as they are.
-pub fn percent_decode(input: &str, plus_is_space: bool) -> String {
-    let bytes = input.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus_is_space => out.push(b' '),
-            other => out.push(other),
-        }
-        i += 1;
+/// Decodes the `%XX` escapes of a path segment; invalid escapes stay as they are.
+pub fn decode_path_segment(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// The socket peer, or with `trust_proxy` the address our proxy saw: the last
+/// entry of `X-Forwarded-For` (earlier entries are the client's own claims).
+pub fn client_ip(trust_proxy: bool, headers: &http::HeaderMap, peer: SocketAddr) -> IpAddr {
+    if !trust_proxy {
+        return peer.ip();
     }
-    String::from_utf8_lossy(&out).into_owned()
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|entry| entry.trim().parse::<IpAddr>().ok())
+        .next_back()
+        .unwrap_or_else(|| peer.ip())
 }
 
 #[cfg(test)]
@@ -175,7 +166,8 @@ mod tests {
 
     #[test]
     fn broken_escapes_are_kept_verbatim() {
-        assert_eq!(percent_decode("100%", false), "100%");
-        assert_eq!(percent_decode("%zz%4", false), "%zz%4");
+        assert_eq!(decode_path_segment("100%"), "100%");
+        assert_eq!(decode_path_segment("%zz%4"), "%zz%4");
+        assert_eq!(decode_path_segment("a+b%20c"), "a+b c");
     }
 }

@@ -1,18 +1,26 @@
-//! Response builders and the headers every answer carries.
+//! Response builders, streamed bodies and the headers every answer carries.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::StatusCode;
-use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full};
+use http_body::Frame;
+use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full, StreamBody};
 use serde::Serialize;
+use tokio_stream::{Stream, StreamExt};
 
-use crate::error::{ApiError, BoxError};
+use super::BoxError;
 
 /// A response body; streamed bodies may fail, which aborts the connection.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 pub type Response = http::Response<Body>;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The answer when even an answer cannot be serialised.
+const INTERNAL_ERROR_BODY: &[u8] = br#"{"error":"Internal server error","code":"INTERNAL_ERROR"}"#;
 
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
@@ -29,7 +37,14 @@ pub fn empty_body() -> Body {
 pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> Response {
     match serde_json::to_vec(value) {
         Ok(bytes) => with_content_type(status, "application/json", full(bytes)),
-        Err(err) => error_response(&ApiError::internal(err)),
+        Err(err) => {
+            tracing::error!(error = %err, "response could not be serialised");
+            with_content_type(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "application/json",
+                full(INTERNAL_ERROR_BODY),
+            )
+        }
     }
 }
 
@@ -48,24 +63,27 @@ pub fn no_content() -> Response {
     response
 }
 
-pub fn error_response(err: &ApiError) -> Response {
-    let body = serde_json::to_vec(&err.body()).unwrap_or_else(|_| {
-        br#"{"error":"Internal server error","code":"INTERNAL_ERROR"}"#.to_vec()
-    });
-    let mut response = with_content_type(err.status(), "application/json", full(body));
-    let headers = response.headers_mut();
-    match err {
-        ApiError::MethodNotAllowed { allow } => {
-            if let Ok(value) = HeaderValue::from_str(allow) {
-                headers.insert(header::ALLOW, value);
-            }
-        }
-        ApiError::RateLimited { retry_after_secs } => {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-        }
-        _ => {}
+/// A body fed from a stream of chunks. The stream is polled only as fast as the
+/// client reads, so memory stays flat however large the body; an `Err` chunk
+/// aborts the transfer, so the client sees a broken download rather than a
+/// complete-looking but truncated one. Dropping the response (the client left)
+/// drops the stream, which is how its producer learns to stop.
+pub fn streamed<S, B>(stream: S) -> Body
+where
+    S: Stream<Item = Result<B, BoxError>> + Send + 'static,
+    B: Into<Bytes>,
+{
+    StreamBody::new(stream.map(|chunk| chunk.map(|bytes| Frame::data(bytes.into())))).boxed_unsync()
+}
+
+/// `Content-Disposition: attachment` naming the file a download is saved as.
+pub fn attachment(response: &mut Response, filename: &str) {
+    let value = format!("attachment; filename=\"{filename}\"");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
     }
-    response
 }
 
 /// The contract's security headers, added to every answer.
@@ -83,4 +101,20 @@ pub fn add_security_headers(headers: &mut HeaderMap, request_id: &str) {
     if let Ok(value) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, value);
     }
+}
+
+/// A request id unique to this process run: a random prefix chosen at start and
+/// a counter (cheaper than a random UUID per request, and still unguessable across runs).
+pub fn next_request_id() -> String {
+    static PREFIX: OnceLock<u32> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        let _ = getrandom::fill(&mut bytes);
+        u32::from_le_bytes(bytes)
+    });
+    format!(
+        "{prefix:08x}-{:010}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }

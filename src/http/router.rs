@@ -1,45 +1,39 @@
 //! A `matchit` route table: the path picks a route, the method picks its handler,
-//! and 404 or 405 (with `Allow`) are decided per path.
-
-use std::future::Future;
-use std::pin::Pin;
+//! and 404 or 405 (with `Allow`) are decided per path. The handler type is the
+//! caller's, so the table knows nothing of what a handler does.
 
 use http::Method;
 
-use super::request::{percent_decode, RequestCtx};
-use super::response::Response;
-use crate::error::ApiError;
+use super::request::decode_path_segment;
+use super::HttpError;
 
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, ApiError>> + Send>>;
-pub type Handler = fn(RequestCtx) -> HandlerFuture;
-
-/// Wraps an `async fn(RequestCtx) -> Result<Response, ApiError>` as a [`Handler`].
-#[macro_export]
-macro_rules! handler {
-    ($f:path) => {
-        |ctx| Box::pin($f(ctx))
-    };
-}
-
-struct Route {
+struct Route<H> {
     pattern: &'static str,
-    methods: Vec<(Method, Handler)>,
+    methods: Vec<(Method, H)>,
 }
 
-#[derive(Default)]
-pub struct Router {
+pub struct Router<H> {
     table: matchit::Router<usize>,
-    routes: Vec<Route>,
+    routes: Vec<Route<H>>,
 }
 
 /// What the table found for a request.
-pub struct Found {
+pub struct Found<H> {
     pub pattern: &'static str,
-    pub handler: Handler,
+    pub handler: H,
     pub params: Vec<(String, String)>,
 }
 
-impl Router {
+impl<H> Default for Router<H> {
+    fn default() -> Self {
+        Self {
+            table: matchit::Router::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl<H: Copy> Router<H> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -49,7 +43,7 @@ impl Router {
     /// # Panics
     /// At start-up, on a pattern `matchit` refuses or a method registered twice:
     /// a programming error that must never reach a request.
-    pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler) -> Self {
+    pub fn route(mut self, method: Method, pattern: &'static str, handler: H) -> Self {
         let index = match self.routes.iter().position(|r| r.pattern == pattern) {
             Some(index) => index,
             None => {
@@ -76,21 +70,21 @@ impl Router {
     ///
     /// # Errors
     /// `NotFound` for an unknown path, `MethodNotAllowed` listing the path's methods.
-    pub fn find(&self, method: &Method, path: &str) -> Result<Found, ApiError> {
-        let matched = self.table.at(path).map_err(|_| ApiError::NotFound)?;
+    pub fn find(&self, method: &Method, path: &str) -> Result<Found<H>, HttpError> {
+        let matched = self.table.at(path).map_err(|_| HttpError::NotFound)?;
         let route = &self.routes[*matched.value];
         let handler = route
             .methods
             .iter()
             .find(|(m, _)| m == method)
             .map(|(_, h)| *h)
-            .ok_or_else(|| ApiError::MethodNotAllowed {
+            .ok_or_else(|| HttpError::MethodNotAllowed {
                 allow: allow_header(route),
             })?;
         let params = matched
             .params
             .iter()
-            .map(|(k, v)| (k.to_owned(), percent_decode(v, false)))
+            .map(|(k, v)| (k.to_owned(), decode_path_segment(v)))
             .collect();
         Ok(Found {
             pattern: route.pattern,
@@ -114,7 +108,7 @@ impl Router {
     }
 }
 
-fn allow_header(route: &Route) -> String {
+fn allow_header<H>(route: &Route<H>) -> String {
     route
         .methods
         .iter()

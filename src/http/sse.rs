@@ -1,56 +1,44 @@
-//! Server-sent events over a channel-fed body: the handler returns at once and
-//! keeps writing events; when the client disconnects the sender sees it.
+//! Server-sent events: a `text/event-stream` response fed from a stream of events.
 
 use bytes::Bytes;
 use http::StatusCode;
-use http_body::Frame;
-use http_body_util::{BodyExt, StreamBody};
 use serde::Serialize;
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::StreamExt;
+use tokio_stream::{Stream, StreamExt};
 
-use super::response::{with_content_type, Response};
+use super::response::{streamed, with_content_type, Response};
+use super::BoxError;
 
-/// Writes events into the response body.
-pub struct SseSender {
-    tx: mpsc::Sender<Bytes>,
+/// One event: `event: <name>` with `data: <json>`.
+pub struct Event {
+    frame: Bytes,
 }
 
-/// The client went away; the work behind the stream should stop.
-#[derive(Debug)]
-pub struct Disconnected;
-
-impl SseSender {
-    /// Sends `event: <name>` with `data: <json>`.
-    ///
+impl Event {
     /// # Errors
-    /// `Disconnected` once the client has gone.
-    pub async fn send<T: Serialize>(&self, event: &str, data: &T) -> Result<(), Disconnected> {
-        let json = serde_json::to_string(data).map_err(|_| Disconnected)?;
-        let frame = format!("event: {event}\ndata: {json}\n\n");
-        self.tx
-            .send(Bytes::from(frame))
-            .await
-            .map_err(|_| Disconnected)
-    }
-
-    /// Resolves when the client has disconnected.
-    pub async fn closed(&self) {
-        self.tx.closed().await
+    /// The data cannot be serialised (our own types always can).
+    pub fn new<T: Serialize + ?Sized>(name: &str, data: &T) -> Result<Self, serde_json::Error> {
+        let json = serde_json::to_string(data)?;
+        Ok(Self {
+            frame: Bytes::from(format!("event: {name}\ndata: {json}\n\n")),
+        })
     }
 }
 
-/// A `text/event-stream` response and the sender that feeds it.
-pub fn channel() -> (SseSender, Response) {
-    let (tx, rx) = mpsc::channel::<Bytes>(16);
-    let stream =
-        ReceiverStream::new(rx).map(|bytes| Ok::<_, crate::error::BoxError>(Frame::data(bytes)));
-    let body = StreamBody::new(stream).boxed_unsync();
-    let mut response = with_content_type(StatusCode::OK, "text/event-stream", body);
+/// The response carrying `events`. A client that disconnects drops the response
+/// and with it the stream, so the work that feeds it can stop.
+pub fn response<S>(events: S) -> Response
+where
+    S: Stream<Item = Result<Event, serde_json::Error>> + Send + 'static,
+{
+    let chunks = events.map(|event| {
+        event
+            .map(|event| event.frame)
+            .map_err(|err| Box::new(err) as BoxError)
+    });
+    let mut response = with_content_type(StatusCode::OK, "text/event-stream", streamed(chunks));
     response.headers_mut().insert(
         http::header::HeaderName::from_static("x-accel-buffering"),
         http::HeaderValue::from_static("no"),
     );
-    (SseSender { tx }, response)
+    response
 }

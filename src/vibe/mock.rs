@@ -150,6 +150,7 @@ mod tests {
                 VibeRequest {
                     note,
                     mood: Some("calm"),
+                    deadline: tokio::time::Instant::now() + Duration::from_secs(5),
                 },
                 Some(tx),
             )

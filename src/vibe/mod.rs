@@ -11,7 +11,7 @@ pub mod output;
 pub mod pipeline;
 pub mod rules;
 
-pub use pipeline::{VibePipeline, VibeResult, VibeStatus};
+pub use pipeline::{VibeEvent, VibePipeline, VibeResult, VibeStatus};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,13 +28,14 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub struct VibeRequest<'a> {
     pub note: &'a str,
     pub mood: Option<&'a str>,
+    /// When the pipeline gives up on the backend; a backend that retries must
+    /// not start an attempt that cannot finish before it.
+    pub deadline: tokio::time::Instant,
 }
 
 /// Why a backend gave no reply. Never carries the note.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    #[error("backend timed out")]
-    Timeout,
     #[error("backend answered status {0}")]
     Status(u16),
     #[error("backend connection failed: {0}")]

@@ -40,7 +40,6 @@ pub struct OpenAiBackend {
     endpoint: Uri,
     api_key: Option<String>,
     model: String,
-    timeout: Duration,
 }
 
 impl OpenAiBackend {
@@ -64,7 +63,6 @@ impl OpenAiBackend {
             endpoint,
             api_key: config.api_key.clone(),
             model: config.model.clone(),
-            timeout: config.timeout,
         })
     }
 
@@ -107,16 +105,13 @@ impl OpenAiBackend {
         request: VibeRequest<'_>,
         deltas: Option<mpsc::Sender<String>>,
     ) -> Result<String, BackendError> {
-        let deadline = Instant::now() + self.timeout;
+        // The pipeline enforces the deadline on the whole call; here it only
+        // decides whether another attempt still fits.
+        let deadline = request.deadline;
         let body = self.body(request, deltas.is_some());
         let mut attempt = 0;
         loop {
-            let outcome = tokio::time::timeout_at(
-                deadline,
-                self.client.request(self.build_request(body.clone())?),
-            )
-            .await
-            .map_err(|_| BackendError::Timeout)?;
+            let outcome = self.client.request(self.build_request(body.clone())?).await;
             let wait = match outcome {
                 Err(err) => {
                     tracing::warn!(error = %err, attempt, "OpenAI connection failed");
@@ -133,15 +128,10 @@ impl OpenAiBackend {
                     tracing::info!(status = status.as_u16(), upstream_request_id = %request_id, attempt, "OpenAI answered");
                     if status.is_success() {
                         let body = response.into_body();
-                        let read = async {
-                            match deltas {
-                                Some(deltas) => read_stream(body, deltas).await,
-                                None => read_completion(body).await,
-                            }
+                        return match deltas {
+                            Some(deltas) => read_stream(body, deltas).await,
+                            None => read_completion(body).await,
                         };
-                        return tokio::time::timeout_at(deadline, read)
-                            .await
-                            .map_err(|_| BackendError::Timeout)?;
                     }
                     let retry_after = retry_after(response.headers());
                     if !is_retryable(status) {

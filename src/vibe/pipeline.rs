@@ -5,9 +5,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::{gibberish, guardrail, output, rules, VibeCheck, VibeRequest};
 use crate::domain::MIN_NOTE_CHARS;
+
+/// Events of a streamed check waiting for a slow reader before the producer waits.
+const EVENTS_IN_FLIGHT: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +43,13 @@ impl VibeResult {
     }
 }
 
+/// What a streamed check produces: pieces of the reply, then the final result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VibeEvent {
+    Delta(String),
+    Done(VibeResult),
+}
+
 pub struct VibePipeline {
     backend: Arc<dyn VibeCheck>,
     timeout: Duration,
@@ -54,7 +65,44 @@ impl VibePipeline {
     }
 
     /// Runs the whole check. Never fails: a backend failure is `unavailable`.
-    pub async fn check(
+    pub async fn check(&self, note: &str, mood: Option<&str>) -> VibeResult {
+        self.run(note, mood, None).await
+    }
+
+    /// Runs the check on its own task and returns its events: deltas as the
+    /// backend produces them, then exactly one `Done`. Dropping the receiver (the
+    /// client went away) stops the task, and with it the upstream request.
+    pub fn check_streaming(self: &Arc<Self>, note: String) -> mpsc::Receiver<VibeEvent> {
+        let (events, receiver) = mpsc::channel(EVENTS_IN_FLIGHT);
+        let pipeline = Arc::clone(self);
+        let relay = async move {
+            let (delta_tx, mut deltas) = mpsc::channel::<String>(EVENTS_IN_FLIGHT);
+            let check = pipeline.run(&note, None, Some(delta_tx));
+            tokio::pin!(check);
+            let result = loop {
+                tokio::select! {
+                    result = &mut check => break result,
+                    Some(text) = deltas.recv() => {
+                        if events.send(VibeEvent::Delta(text)).await.is_err() {
+                            return;
+                        }
+                    }
+                    () = events.closed() => return,
+                }
+            };
+            // Deltas sent just before the reply was complete are still queued.
+            while let Ok(text) = deltas.try_recv() {
+                if events.send(VibeEvent::Delta(text)).await.is_err() {
+                    return;
+                }
+            }
+            let _ = events.send(VibeEvent::Done(result)).await;
+        };
+        tokio::spawn(relay.in_current_span());
+        receiver
+    }
+
+    async fn run(
         &self,
         note: &str,
         mood: Option<&str>,
@@ -71,8 +119,13 @@ impl VibePipeline {
         if note.chars().count() < MIN_NOTE_CHARS || gibberish::is_gibberish(note) {
             return VibeResult::new(VibeStatus::Skipped, None);
         }
-        let request = VibeRequest { note, mood };
-        let reply = match tokio::time::timeout(self.timeout, self.backend.reply(request, deltas))
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let request = VibeRequest {
+            note,
+            mood,
+            deadline,
+        };
+        let reply = match tokio::time::timeout_at(deadline, self.backend.reply(request, deltas))
             .await
         {
             Ok(Ok(reply)) => reply,

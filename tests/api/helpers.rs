@@ -7,11 +7,10 @@ use std::sync::Arc;
 
 use reqwest::{header, Response, StatusCode};
 use serde_json::{json, Value};
+use serene::api::{AppState, Router};
 use serene::config::Config;
 use serene::handler;
-use serene::http::router::Router;
 use serene::startup::Application;
-use serene::state::AppState;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use wiremock::MockServer;
@@ -82,8 +81,8 @@ pub async fn spawn_app_with_openai(
 }
 
 async fn panicking_handler(
-    _ctx: serene::http::RequestCtx,
-) -> Result<serene::http::Response, serene::error::ApiError> {
+    _ctx: serene::api::Ctx,
+) -> Result<serene::http::Response, serene::api::ApiError> {
     panic!("a handler bug");
 }
 

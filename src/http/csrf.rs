@@ -4,7 +4,7 @@
 
 use http::{header, HeaderMap, Method};
 
-use crate::error::ApiError;
+use super::HttpError;
 
 /// # Errors
 /// `CsrfRejected` for a state-changing request from a foreign origin.
@@ -12,7 +12,7 @@ pub fn check(
     method: &Method,
     headers: &HeaderMap,
     allowed_origins: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), HttpError> {
     if !matches!(
         *method,
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
@@ -25,16 +25,16 @@ pub fn check(
             .and_then(|v: &http::HeaderValue| v.to_str().ok())
     };
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().map_err(|_| ApiError::CsrfRejected)?;
+        let origin = origin.to_str().map_err(|_| HttpError::CsrfRejected)?;
         let own_host = text(header::HOST);
         return if is_same_origin(origin, own_host) || is_allowed(origin, allowed_origins) {
             Ok(())
         } else {
-            Err(ApiError::CsrfRejected)
+            Err(HttpError::CsrfRejected)
         };
     }
     match text(header::HeaderName::from_static("sec-fetch-site")) {
-        Some(site) if site.eq_ignore_ascii_case("cross-site") => Err(ApiError::CsrfRejected),
+        Some(site) if site.eq_ignore_ascii_case("cross-site") => Err(HttpError::CsrfRejected),
         _ => Ok(()),
     }
 }

@@ -1,8 +1,16 @@
-//! The one error type every handler returns, and its JSON answer.
+//! The one error type every handler returns, and its JSON answer: the only place
+//! that maps the errors of the layers below to statuses and codes.
 
 use std::collections::BTreeMap;
 
+use http::header::{self, HeaderValue};
 use http::StatusCode;
+
+use crate::auth::AuthError;
+use crate::db::StoreError;
+use crate::domain::{InvalidEntryId, ValidationError};
+use crate::http::response::json;
+use crate::http::{HttpError, Response};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -113,14 +121,71 @@ impl ApiError {
     }
 }
 
-impl From<tokio_rusqlite::Error> for ApiError {
-    fn from(err: tokio_rusqlite::Error) -> Self {
-        Self::Internal(Box::new(err))
+impl ApiError {
+    /// The contract's JSON answer, with `Allow` or `Retry-After` where they belong.
+    pub fn to_response(&self) -> Response {
+        let mut response = json(self.status(), &self.body());
+        let headers = response.headers_mut();
+        match self {
+            Self::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    headers.insert(header::ALLOW, value);
+                }
+            }
+            Self::RateLimited { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
     }
 }
 
-impl From<rusqlite::Error> for ApiError {
-    fn from(err: rusqlite::Error) -> Self {
-        Self::Internal(Box::new(err))
+impl From<HttpError> for ApiError {
+    fn from(err: HttpError) -> Self {
+        match err {
+            HttpError::NotFound => Self::NotFound,
+            HttpError::MethodNotAllowed { allow } => Self::MethodNotAllowed { allow },
+            HttpError::InvalidJson => Self::InvalidJson,
+            HttpError::PayloadTooLarge => Self::PayloadTooLarge,
+            HttpError::UnsupportedMediaType => Self::UnsupportedMediaType,
+            HttpError::RequestTimeout => Self::RequestTimeout,
+            HttpError::CsrfRejected => Self::CsrfRejected,
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        Self::Validation(err.0)
+    }
+}
+
+/// A malformed id is answered like someone else's: not found, never a 422.
+impl From<InvalidEntryId> for ApiError {
+    fn from(_: InvalidEntryId) -> Self {
+        Self::NotFound
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::Database(err) => Self::Internal(Box::new(err)),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthenticated => Self::Unauthenticated,
+            AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            AuthError::Invalid(err) => err.into(),
+            AuthError::Store(err) => err.into(),
+            AuthError::Internal(err) => Self::Internal(err),
+        }
     }
 }

@@ -4,7 +4,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::StatusCode;
 
 use super::csrf::is_allowed;
-use crate::http::response::{empty_body, Response};
+use super::response::{empty_body, Response};
 
 const MAX_AGE_SECONDS: &str = "600";
 

@@ -48,13 +48,8 @@ pub async fn handle(
                         let client_ip =
                             request::client_ip(state.config.trust_proxy, &parts.headers, peer);
                         let body_timeout = state.config.body_read_timeout;
-                        let request = Request::new(
-                            parts,
-                            body,
-                            found.params,
-                            client_ip,
-                            body_timeout,
-                        );
+                        let request =
+                            Request::new(parts, body, found.params, client_ip, body_timeout);
                         let ctx = Ctx { state, request };
                         run_handler(found.handler, ctx, span.clone()).await
                     }

@@ -1,6 +1,7 @@
 //! One test binary: each module covers one area of the contract.
 
 mod analytics;
+mod architecture;
 mod auth;
 mod data_ownership;
 mod entries;

@@ -181,6 +181,8 @@ fn copy_database(source: &Path, target: &Path) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let partial = PathBuf::from(format!("{}.partial", target.display()));
     let _ = std::fs::remove_file(&partial);
+    crate::db::files::create_private_file(&partial)
+        .map_err(|e| format!("{}: {e}", partial.display()))?;
     conn.backup(rusqlite::MAIN_DB, &partial, None)
         .map_err(|e| e.to_string())?;
     // Rename only a complete copy, and never over a file that appeared meanwhile.

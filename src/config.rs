@@ -261,18 +261,41 @@ fn parse_database_url(url: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(path))
 }
 
+/// An exact origin, `scheme://host[:port]`, compared lower-cased: no wildcard,
+/// path, query, user info or trailing slash, since none of those ever matches the
+/// `Origin` a browser sends.
 fn parse_origin(origin: &str) -> Result<String, String> {
-    let lower = origin.trim_end_matches('/').to_ascii_lowercase();
+    let not_an_origin = || format!("'{origin}' is not an exact origin (scheme://host[:port])");
+    let lower = origin.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("http://")
         .or_else(|| lower.strip_prefix("https://"))
         .ok_or_else(|| format!("'{origin}' must start with http:// or https://"))?;
-    if rest.is_empty() || rest.contains('/') || rest.contains(char::is_whitespace) {
-        return Err(format!(
-            "'{origin}' is not an origin (scheme://host[:port])"
-        ));
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.contains(']') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        v6.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty()
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    };
+    let port_ok = port.is_none_or(|p| {
+        p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    if host_ok && port_ok {
+        Ok(lower)
+    } else {
+        Err(not_an_origin())
     }
-    Ok(lower)
 }
 
 fn validate_base_url(url: &str) -> Result<(), String> {
@@ -326,6 +349,23 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn exact_origins_with_ports_and_ipv6_hosts_are_accepted() {
+        let config = Config::from_vars(&vars(&[(
+            "ALLOWED_ORIGINS",
+            "https://App.Example.com, http://localhost:5173,http://[::1]:8080",
+        )]))
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            [
+                "https://app.example.com",
+                "http://localhost:5173",
+                "http://[::1]:8080"
+            ]
+        );
     }
 
     #[test]
@@ -388,6 +428,16 @@ mod tests {
             ("HOST", "not-an-ip"),
             ("VIBE_BACKEND", "gpt"),
             ("ALLOWED_ORIGINS", "example.com"),
+            ("ALLOWED_ORIGINS", "https://*.example.com"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/"),
+            ("ALLOWED_ORIGINS", "https://app.example.com/path"),
+            ("ALLOWED_ORIGINS", "https://user@app.example.com"),
+            ("ALLOWED_ORIGINS", "https://app.example.com:99999"),
+            ("ALLOWED_ORIGINS", "https://app.example.com?x=1"),
+            (
+                "ALLOWED_ORIGINS",
+                "https://app.example.com,https://ok.example, http://x/",
+            ),
             ("OPENAI_TIMEOUT_MS", "0"),
             ("JWT_TTL_SECONDS", "-1"),
             ("OPENAI_BASE_URL", "ftp://x"),

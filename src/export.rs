@@ -114,7 +114,8 @@ pub struct ExportWriter {
     current_day: Option<String>,
 }
 
-const CSV_HEADER: &str = "id,created_at,updated_at,mood,tags,note,ai_response\r\n";
+const CSV_HEADER: &str =
+    "\"id\",\"created_at\",\"updated_at\",\"mood\",\"tags\",\"note\",\"ai_response\"\r\n";
 
 impl ExportWriter {
     pub fn new(format: Format, views: JsonViews) -> Self {
@@ -212,19 +213,37 @@ fn csv_row(entry: &Entry) -> String {
     format!("{}\r\n", cells.join(","))
 }
 
-/// One RFC 4180 cell. Text a spreadsheet would run as a formula (`=`, `+`, `-`, `@`,
-/// tab, carriage return at the start) gets a leading apostrophe, so it stays text.
+/// One RFC 4180 cell, always quoted (so a `;` or `,` never splits it in any
+/// spreadsheet's dialect). Text a spreadsheet would run as a formula gets a
+/// leading apostrophe, so it stays text: `=`, `+`, `-`, `@`, tab or carriage
+/// return, or their full-width forms, at the start or after leading white space
+/// and invisible characters. Any other text round-trips exactly.
 pub fn csv_cell(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let guarded = if looks_like_formula(text) {
         format!("'{text}")
     } else {
         text.to_owned()
     };
-    if guarded.contains([',', '"', '\n', '\r']) || guarded != guarded.trim() {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
+    format!("\"{}\"", guarded.replace('"', "\"\""))
+}
+
+fn looks_like_formula(text: &str) -> bool {
+    let first_visible = text.chars().find(|c| !is_ignorable_prefix(*c));
+    matches!(
+        first_visible,
+        Some(
+            '=' | '+' | '-' | '@' | '\t' | '\r' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}'
+        )
+    )
+}
+
+/// Characters a spreadsheet may skip before it looks for a formula sign.
+fn is_ignorable_prefix(c: char) -> bool {
+    ((c.is_whitespace() || c.is_control()) && c != '\t' && c != '\r')
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
+        )
 }
 
 #[cfg(test)]
@@ -232,24 +251,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_cells_stay_as_they_are() {
-        assert_eq!(csv_cell("calm"), "calm");
-    }
-
-    #[test]
-    fn quotes_commas_and_newlines_are_quoted() {
+    fn every_cell_is_quoted_and_plain_text_is_kept_exactly() {
+        assert_eq!(csv_cell("calm"), "\"calm\"");
+        assert_eq!(csv_cell("Nice day;=1+1"), "\"Nice day;=1+1\"");
         assert_eq!(csv_cell("a, b"), "\"a, b\"");
         assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_cell("line\nnext"), "\"line\nnext\"");
+        assert_eq!(csv_cell(""), "\"\"");
     }
 
     #[test]
     fn formula_looking_cells_are_made_text() {
-        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "'=cmd|' /C calc'!A0");
-        assert_eq!(csv_cell("+1"), "'+1");
-        assert_eq!(csv_cell("-2"), "'-2");
-        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("=cmd|' /C calc'!A0"), "\"'=cmd|' /C calc'!A0\"");
+        assert_eq!(csv_cell("+1"), "\"'+1\"");
+        assert_eq!(csv_cell("-2"), "\"'-2\"");
+        assert_eq!(csv_cell("@SUM(A1)"), "\"'@SUM(A1)\"");
         assert_eq!(csv_cell("=1,2"), "\"'=1,2\"");
+        assert_eq!(csv_cell("\tx"), "\"'\tx\"");
+        assert_eq!(csv_cell("\rx"), "\"'\rx\"");
+    }
+
+    #[test]
+    fn formulas_behind_white_space_invisible_characters_or_full_width_signs_are_made_text() {
+        for text in [
+            "  =1+1",
+            "\u{200B}=1+1",
+            "\u{FEFF}+1",
+            "\u{0001}@x",
+            "\u{00A0}-2",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            "\u{2060}\u{200D} =1",
+        ] {
+            assert_eq!(csv_cell(text), format!("\"'{text}\""), "{text:?}");
+        }
+        assert_eq!(csv_cell("a=1"), "\"a=1\"");
+        assert_eq!(csv_cell("  calm"), "\"  calm\"");
     }
 
     #[test]

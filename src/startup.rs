@@ -18,6 +18,7 @@ use crate::auth::token::TokenKeys;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Config;
 use crate::db::{Database, OpenError, StoreError};
+use crate::http::protocol_errors::ProtocolErrors;
 use crate::vibe::{self, VibePipeline};
 
 /// In-flight requests get this long to finish after a shutdown signal.
@@ -125,6 +126,7 @@ impl Application {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.state.config.header_read_timeout)
+            .max_headers(service::HYPER_MAX_HEADERS)
             .keep_alive(true);
         let graceful = GracefulShutdown::new();
         tokio::pin!(shutdown);
@@ -146,6 +148,7 @@ impl Application {
             let service = service_fn(move |request| {
                 service::handle(Arc::clone(&state), Arc::clone(&router), peer, request)
             });
+            let stream = ProtocolErrors::new(stream, service::protocol_error_answer);
             let connection = http.serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);
             tokio::spawn(async move {

@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 pub const JWT_SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
 const BINARY: &str = env!("CARGO_BIN_EXE_serene");
 
+/// The server binary: this build's, or `SERENE_BENCH_BINARY` to measure another
+/// build (an earlier commit, say) with the same load in the same sitting.
+fn binary() -> String {
+    std::env::var("SERENE_BENCH_BINARY").unwrap_or_else(|_| BINARY.to_owned())
+}
+
 pub struct Server {
     child: Child,
     pub port: u16,
@@ -20,7 +26,7 @@ fn free_port() -> u16 {
 }
 
 fn spawn(dir: &Path, port: u16) -> Child {
-    Command::new(BINARY)
+    Command::new(binary())
         .env_clear()
         .env("PORT", port.to_string())
         .env("DATABASE_URL", dir.join("serene.db"))

@@ -11,7 +11,11 @@ pub async fn register(mut ctx: Ctx) -> Result<Response, ApiError> {
     ctx.state.accounts.admit_registration(ctx.client_ip())?;
     let body = ctx.json_object().await?;
     let (email, password) = parse_registration(&body)?;
-    let token = ctx.state.accounts.register(&email, &password).await?;
+    let token = ctx
+        .state
+        .accounts
+        .register(ctx.client_ip(), &email, &password)
+        .await?;
     Ok(signed_in(&ctx, &token, StatusCode::CREATED))
 }
 

@@ -44,6 +44,14 @@ pub enum ApiError {
     RateLimited { retry_after_secs: u64 },
     #[error("Service unavailable")]
     ServiceUnavailable(#[source] BoxError),
+    #[error("The server is busy, try again shortly")]
+    Busy { retry_after_secs: u64 },
+    #[error("The request URI is too long")]
+    UriTooLong,
+    #[error("The request headers are too many or too large")]
+    HeadersTooLarge,
+    #[error("The request could not be read as HTTP")]
+    BadRequest,
     #[error("Internal server error")]
     Internal(#[source] BoxError),
 }
@@ -71,7 +79,10 @@ impl ApiError {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable(_) | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::UriTooLong => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::BadRequest => StatusCode::BAD_REQUEST,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,7 +101,10 @@ impl ApiError {
             Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Self::Validation(_) => "VALIDATION_ERROR",
             Self::RateLimited { .. } => "RATE_LIMITED",
-            Self::ServiceUnavailable(_) => "SERVICE_UNAVAILABLE",
+            Self::ServiceUnavailable(_) | Self::Busy { .. } => "SERVICE_UNAVAILABLE",
+            Self::UriTooLong => "URI_TOO_LONG",
+            Self::HeadersTooLarge => "HEADERS_TOO_LARGE",
+            Self::BadRequest => "BAD_REQUEST",
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -132,7 +146,7 @@ impl ApiError {
                     headers.insert(header::ALLOW, value);
                 }
             }
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited { retry_after_secs } | Self::Busy { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
@@ -183,6 +197,7 @@ impl From<AuthError> for ApiError {
             AuthError::Unauthenticated => Self::Unauthenticated,
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::RateLimited { retry_after_secs } => Self::RateLimited { retry_after_secs },
+            AuthError::Busy { retry_after_secs } => Self::Busy { retry_after_secs },
             AuthError::Invalid(err) => err.into(),
             AuthError::Store(err) => err.into(),
             AuthError::Internal(err) => Self::Internal(err),

@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+use http::StatusCode;
 use hyper::body::Incoming;
 use tracing::Instrument;
 
@@ -15,6 +17,13 @@ use super::state::AppState;
 use super::{ApiError, Handler, Router};
 use crate::http::response::{add_security_headers, next_request_id};
 use crate::http::{cors, csrf, request, Request, Response};
+
+/// Longest request target (path and query) we read; longer is `414 URI_TOO_LONG`.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most request headers we read; more is `431 HEADERS_TOO_LARGE`.
+pub const MAX_HEADERS: usize = 100;
+/// hyper's own header limit, set above ours so that ours answers first.
+pub const HYPER_MAX_HEADERS: usize = 1_000;
 
 pub async fn handle(
     state: Arc<AppState>,
@@ -32,7 +41,9 @@ pub async fn handle(
     let shared = Arc::clone(&state);
     let allowed_origins = &shared.config.allowed_origins;
 
-    let (route, result) = if cors::is_preflight(&parts.method, &parts.headers) {
+    let (route, result) = if let Err(err) = within_limits(&parts) {
+        ("-", Err(err))
+    } else if cors::is_preflight(&parts.method, &parts.headers) {
         let response = match router.methods_for(parts.uri.path()) {
             Some(methods) => Ok(cors::preflight(origin.as_ref(), allowed_origins, &methods)),
             None => Err(ApiError::NotFound),
@@ -79,6 +90,45 @@ pub async fn handle(
         "request"
     );
     Ok(response)
+}
+
+fn within_limits(parts: &http::request::Parts) -> Result<(), ApiError> {
+    let target_len = parts.uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > MAX_URI_BYTES {
+        return Err(ApiError::UriTooLong);
+    }
+    if parts.headers.len() > MAX_HEADERS {
+        return Err(ApiError::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+/// The raw answer that replaces one hyper writes by itself for a request it cannot
+/// parse: the contract's JSON and headers, and the end of the connection.
+pub fn protocol_error_answer(status: StatusCode) -> Bytes {
+    let error = match status {
+        StatusCode::URI_TOO_LONG => ApiError::UriTooLong,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => ApiError::HeadersTooLarge,
+        _ => ApiError::BadRequest,
+    };
+    let body = serde_json::to_string(&error.body()).unwrap_or_default();
+    let mut headers = http::HeaderMap::new();
+    add_security_headers(&mut headers, &next_request_id());
+    let mut head = format!(
+        "HTTP/1.1 {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nvary: Origin\r\n",
+        error.status(),
+        body.len()
+    );
+    for (name, value) in &headers {
+        if let Ok(value) = value.to_str() {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    tracing::info!(
+        status = error.status().as_u16(),
+        "request refused before parsing"
+    );
+    Bytes::from(format!("{head}\r\n{body}"))
 }
 
 /// Runs the handler on its own task so that a panic becomes a 500 and the

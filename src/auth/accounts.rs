@@ -1,16 +1,26 @@
 //! Accounts: registration, sign-in, password confirmation, password change and
 //! deletion, each under the rate limits that keep passwords from being guessed.
+//!
+//! Every password check takes its places before bcrypt runs: one of the few an
+//! address may have in flight, then a place in the address's and the email's
+//! failed-login windows. So parallel attempts count as they start (the sixth
+//! concurrent guess for one email is refused at once), a flood from one address
+//! holds at most [`IN_FLIGHT_PER_ADDRESS`] places in the shared bcrypt queue, and a
+//! success gives its places back.
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+use super::in_flight::{address_key, InFlight};
 use super::password::PasswordHasher;
 use super::rate_limit::SlidingWindow;
 use super::session::{AuthUser, Sessions};
 use super::AuthError;
 use crate::db::Database;
-use crate::domain::{lookup_email, Account, Email, Password};
+use crate::domain::{Account, Email, Password};
 
+/// Password checks one address may have queued or running at once.
+pub const IN_FLIGHT_PER_ADDRESS: usize = 2;
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 const FAILED_LOGINS_PER_EMAIL: usize = 5;
 const FAILED_LOGINS_PER_ADDRESS: usize = 20;
@@ -28,6 +38,7 @@ pub struct Accounts {
     passwords: PasswordHasher,
     sessions: Sessions,
     limits: Limits,
+    in_flight: InFlight,
 }
 
 impl Accounts {
@@ -47,6 +58,7 @@ impl Accounts {
                     REGISTRATION_WINDOW,
                 ),
             },
+            in_flight: InFlight::new(IN_FLIGHT_PER_ADDRESS),
         }
     }
 
@@ -61,14 +73,20 @@ impl Accounts {
     pub fn admit_registration(&self, address: IpAddr) -> Result<(), AuthError> {
         self.limits
             .registrations_by_address
-            .hit(&address.to_string())
+            .hit(&address_key(address))
     }
 
     /// Creates the account and signs it in; returns the session token.
     ///
     /// # Errors
     /// `Store(EmailTaken)` when the email is registered; storage or hashing failures.
-    pub async fn register(&self, email: &Email, password: &Password) -> Result<String, AuthError> {
+    pub async fn register(
+        &self,
+        address: IpAddr,
+        email: &Email,
+        password: &Password,
+    ) -> Result<String, AuthError> {
+        let _in_flight = self.in_flight.enter(address)?;
         let hash = self.passwords.hash(password).await?;
         let account = self.db.users().create(email, hash).await?;
         self.sessions.start(&account.id).await
@@ -81,35 +99,52 @@ impl Accounts {
     pub fn admit_login(&self, address: IpAddr) -> Result<(), AuthError> {
         self.limits
             .failed_logins_by_address
-            .check(&address.to_string())
+            .check(&address_key(address))
     }
 
     /// Signs in with an email and password; returns the session token.
     ///
     /// # Errors
-    /// `RateLimited` once the email has used up its failed logins,
-    /// `InvalidCredentials` for an unknown email or a wrong password.
+    /// `RateLimited` when the address has attempts in flight to its cap or either
+    /// window is full, `Busy` when the bcrypt queue is full, `InvalidCredentials`
+    /// for an unknown email or a wrong password.
     pub async fn login(
         &self,
         address: IpAddr,
         email: &str,
         password: &str,
     ) -> Result<String, AuthError> {
-        let email = lookup_email(email);
-        self.limits.failed_logins_by_email.check(&email)?;
-        let credentials = self.db.users().credentials_by_email(&email).await?;
+        let _in_flight = self.in_flight.enter(address)?;
+        let by_address = self
+            .limits
+            .failed_logins_by_address
+            .reserve(&address_key(address))?;
+        // Only a well-formed email can name an account, so only one gets a window.
+        let email = Email::parse(email).ok();
+        let by_email = match &email {
+            Some(email) => Some(self.limits.failed_logins_by_email.reserve(email.as_str())?),
+            None => None,
+        };
+        let credentials = match &email {
+            Some(email) => self.db.users().credentials_by_email(email.as_str()).await?,
+            None => None,
+        };
         let (user_id, stored_hash) = match credentials {
             Some(c) => (Some(c.user_id), Some(c.password_hash)),
             None => (None, None),
         };
         let verified = self.passwords.verify(password, stored_hash).await?;
-        match user_id.filter(|_| verified) {
-            Some(user_id) => {
-                self.limits.failed_logins_by_email.clear(&email);
+        match (user_id.filter(|_| verified), email) {
+            (Some(user_id), Some(email)) => {
+                drop((by_address, by_email));
+                self.limits.failed_logins_by_email.clear(email.as_str());
                 self.sessions.start(&user_id).await
             }
-            None => {
-                self.record_failed_login(address, &email);
+            _ => {
+                by_address.keep();
+                if let Some(by_email) = by_email {
+                    by_email.keep();
+                }
                 Err(AuthError::InvalidCredentials)
             }
         }
@@ -162,8 +197,8 @@ impl Accounts {
         self.sessions.end_all(&user.id).await
     }
 
-    /// Checks the signed-in user's password under the login rate limits; a wrong one
-    /// counts as a failed login for the account's email and the client address.
+    /// Checks the signed-in user's password on the login path; a wrong one counts
+    /// as a failed login for the account's email and the client address.
     async fn confirm_password(
         &self,
         user: &AuthUser,
@@ -176,10 +211,15 @@ impl Accounts {
             .credentials_by_id(&user.id)
             .await?
             .ok_or(AuthError::Unauthenticated)?;
-        self.admit_login(address)?;
-        self.limits
+        let _in_flight = self.in_flight.enter(address)?;
+        let by_address = self
+            .limits
+            .failed_logins_by_address
+            .reserve(&address_key(address))?;
+        let by_email = self
+            .limits
             .failed_logins_by_email
-            .check(&credentials.email)?;
+            .reserve(credentials.email.as_str())?;
         if self
             .passwords
             .verify(password, Some(credentials.password_hash))
@@ -187,15 +227,9 @@ impl Accounts {
         {
             Ok(())
         } else {
-            self.record_failed_login(address, &credentials.email);
+            by_address.keep();
+            by_email.keep();
             Err(AuthError::InvalidCredentials)
         }
-    }
-
-    fn record_failed_login(&self, address: IpAddr, email: &str) {
-        self.limits.failed_logins_by_email.record(email);
-        self.limits
-            .failed_logins_by_address
-            .record(&address.to_string());
     }
 }

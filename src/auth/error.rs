@@ -15,6 +15,9 @@ pub enum AuthError {
     /// A limit is used up; the caller may try again after this many seconds.
     #[error("rate limited for {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// Too many password checks are waiting for a core.
+    #[error("password checks are queued to the limit")]
+    Busy { retry_after_secs: u64 },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error(transparent)]

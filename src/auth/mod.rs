@@ -2,6 +2,7 @@
 
 pub mod accounts;
 mod error;
+pub mod in_flight;
 pub mod password;
 pub mod rate_limit;
 pub mod secret;

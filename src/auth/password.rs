@@ -1,6 +1,7 @@
 //! bcrypt off the async runtime, behind a semaphore so a login storm queues
 //! instead of taking every core away from other requests.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::Semaphore;
@@ -10,12 +11,26 @@ use crate::domain::{Password, MAX_PASSWORD_BYTES};
 
 /// The salt and digest of a real bcrypt hash; with the configured cost put in
 /// front it makes a hash no password matches, verified at full cost.
+/// Password checks waiting for a core at most; beyond that the server is busy
+/// (503 with `Retry-After`) instead of queueing without end.
+pub const MAX_WAITING: usize = 32;
+
 const DUMMY_HASH_TAIL: &str = "N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
 
 pub struct PasswordHasher {
     cost: u32,
     permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
     dummy_hash: String,
+}
+
+/// Counts a waiter while it exists, including when its future is dropped.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl PasswordHasher {
@@ -26,6 +41,7 @@ impl PasswordHasher {
         Self {
             cost,
             permits: Arc::new(Semaphore::new(permits)),
+            waiting: AtomicUsize::new(0),
             dummy_hash: format!("$2b${cost:02}${DUMMY_HASH_TAIL}"),
         }
     }
@@ -74,7 +90,15 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= MAX_WAITING {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(AuthError::Busy {
+                retry_after_secs: 1,
+            });
+        }
+        let waiting = Waiting(&self.waiting);
         let _permit = self.permits.acquire().await.map_err(AuthError::internal)?;
+        drop(waiting);
         tokio::task::spawn_blocking(work)
             .await
             .map_err(AuthError::internal)

@@ -1,40 +1,89 @@
-//! Sliding-window counters kept in memory, keyed by email, address or user.
+//! Sliding-window counters kept in memory, keyed by email, address or user, in
+//! bounded memory whatever the traffic.
+//!
+//! - A key is stored as a 64-bit keyed hash (SipHash with a random per-process key),
+//!   so a 60 KB "email" costs what a short one does, and nobody can aim collisions.
+//! - Each map holds at most `max_keys` keys; a new key beyond that evicts the
+//!   window touched least recently.
+//! - Windows with no hit left in their time are swept as time passes, a few per
+//!   call, not only when the map is full.
+//! - An attempt can be *reserved* before the work it guards (bcrypt): in-flight
+//!   attempts count against the limit, and the place is given back if the attempt
+//!   turns out not to count (a successful login).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hash, RandomState};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use super::AuthError;
 
-/// Keys are first swept for staleness when there are this many.
-const FIRST_SWEEP_AT: usize = 10_000;
+/// Keys per map, the hard cap.
+pub const MAX_KEYS: usize = 50_000;
+/// Stale windows looked at per call; sweeping stays O(1) per call.
+const SWEEP_PER_CALL: usize = 4;
 
 pub struct SlidingWindow {
     limit: usize,
     window: Duration,
-    state: Mutex<Keys>,
+    max_keys: usize,
+    hasher: RandomState,
+    state: Mutex<Windows>,
 }
 
-struct Keys {
-    hits: HashMap<String, VecDeque<Instant>>,
-    /// The key count that triggers the next sweep: twice what survived the last
-    /// one, so sweeping stays amortised O(1) per hit however many keys are live.
-    sweep_at: usize,
+#[derive(Default)]
+struct Windows {
+    slots: HashMap<u64, Slot>,
+    /// `(key, touched)` for every touch, oldest first. A record is current while
+    /// its key's slot still has that `touched`; older records of a key are
+    /// skipped, and the queue is rebuilt when they outnumber the keys.
+    order: VecDeque<(u64, Instant)>,
+}
+
+struct Slot {
+    /// At most `limit` instants: a full window refuses instead of growing.
+    hits: VecDeque<Instant>,
+    touched: Instant,
+}
+
+/// A place taken in a window. Dropping it gives the place back, so an attempt
+/// that fails for an unrelated reason (the client left, the database failed)
+/// does not count; [`Reservation::keep`] makes it count.
+#[must_use = "a reservation is given back when dropped"]
+pub struct Reservation<'a> {
+    window: &'a SlidingWindow,
+    key: u64,
+    at: Instant,
+    kept: bool,
+}
+
+impl Reservation<'_> {
+    /// Keeps the place: the attempt counts until it leaves the window.
+    pub fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.window.give_back(self.key, self.at);
+        }
+    }
 }
 
 impl SlidingWindow {
     pub fn new(limit: usize, window: Duration) -> Self {
-        Self::with_first_sweep_at(limit, window, FIRST_SWEEP_AT)
+        Self::with_max_keys(limit, window, MAX_KEYS)
     }
 
-    fn with_first_sweep_at(limit: usize, window: Duration, sweep_at: usize) -> Self {
+    pub fn with_max_keys(limit: usize, window: Duration, max_keys: usize) -> Self {
         Self {
-            limit,
+            limit: limit.max(1),
             window,
-            state: Mutex::new(Keys {
-                hits: HashMap::new(),
-                sweep_at,
-            }),
+            max_keys: max_keys.max(1),
+            hasher: RandomState::new(),
+            state: Mutex::new(Windows::default()),
         }
     }
 
@@ -42,71 +91,135 @@ impl SlidingWindow {
     ///
     /// # Errors
     /// `RateLimited` with the seconds until the oldest hit leaves the window.
-    pub fn check(&self, key: &str) -> Result<(), AuthError> {
+    pub fn check(&self, key: &(impl Hash + ?Sized)) -> Result<(), AuthError> {
+        let key = self.hash(key);
         let now = Instant::now();
-        let mut keys = self.lock();
-        match keys.hits.get_mut(key) {
-            Some(queue) => self.check_queue(queue, now),
+        let mut windows = self.lock();
+        self.sweep(&mut windows, now);
+        match windows.slots.get_mut(&key) {
+            Some(slot) => self.refuse_if_full(slot, now),
             None => Ok(()),
         }
     }
 
-    /// Counts one hit.
-    pub fn record(&self, key: &str) {
-        let now = Instant::now();
-        let mut keys = self.lock();
-        let queue = self.queue_for(&mut keys, key, now);
-        prune(queue, now, self.window);
-        queue.push_back(now);
-    }
-
-    /// Checks and counts in one step.
+    /// Takes a place in the key's window, or refuses when it is full.
     ///
     /// # Errors
-    /// `RateLimited` when the window is full (the refused call is not counted).
-    pub fn hit(&self, key: &str) -> Result<(), AuthError> {
-        let now = Instant::now();
-        let mut keys = self.lock();
-        let queue = self.queue_for(&mut keys, key, now);
-        self.check_queue(queue, now)?;
-        queue.push_back(now);
-        Ok(())
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.lock().hits.remove(key);
-    }
-
-    /// The key's hits, created if needed; sweeps keys with no hit left in the
-    /// window first when the map has grown enough.
-    fn queue_for<'k>(
-        &self,
-        keys: &'k mut Keys,
-        key: &str,
-        now: Instant,
-    ) -> &'k mut VecDeque<Instant> {
-        if keys.hits.len() >= keys.sweep_at {
-            let window = self.window;
-            keys.hits
-                .retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
-            keys.sweep_at = (keys.hits.len() * 2).max(keys.sweep_at);
-        }
-        keys.hits.entry(key.to_owned()).or_default()
-    }
-
-    fn check_queue(&self, queue: &mut VecDeque<Instant>, now: Instant) -> Result<(), AuthError> {
-        prune(queue, now, self.window);
-        if queue.len() < self.limit {
-            return Ok(());
-        }
-        let oldest = queue.front().copied().unwrap_or(now);
-        let wait = self.window.saturating_sub(now.duration_since(oldest));
-        Err(AuthError::RateLimited {
-            retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+    /// `RateLimited` when the window is full (the refused call takes no place).
+    pub fn reserve(&self, key: &(impl Hash + ?Sized)) -> Result<Reservation<'_>, AuthError> {
+        let key = self.hash(key);
+        let at = self.take_place(key)?;
+        Ok(Reservation {
+            window: self,
+            key,
+            at,
+            kept: false,
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Keys> {
+    /// Checks and counts in one step, for attempts that always count.
+    ///
+    /// # Errors
+    /// `RateLimited` when the window is full (the refused call is not counted).
+    pub fn hit(&self, key: &(impl Hash + ?Sized)) -> Result<(), AuthError> {
+        self.take_place(self.hash(key)).map(|_| ())
+    }
+
+    /// Forgets every hit of a key.
+    pub fn clear(&self, key: &(impl Hash + ?Sized)) {
+        let key = self.hash(key);
+        self.lock().slots.remove(&key);
+    }
+
+    /// How many keys the map holds now.
+    pub fn len(&self) -> usize {
+        self.lock().slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn take_place(&self, key: u64) -> Result<Instant, AuthError> {
+        let now = Instant::now();
+        let mut windows = self.lock();
+        self.sweep(&mut windows, now);
+        if !windows.slots.contains_key(&key) {
+            while windows.slots.len() >= self.max_keys {
+                evict_oldest(&mut windows);
+            }
+            windows.slots.insert(
+                key,
+                Slot {
+                    hits: VecDeque::new(),
+                    touched: now,
+                },
+            );
+        }
+        let Some(slot) = windows.slots.get_mut(&key) else {
+            return Ok(now);
+        };
+        self.refuse_if_full(slot, now)?;
+        slot.hits.push_back(now);
+        slot.touched = now;
+        windows.order.push_back((key, now));
+        compact_if_needed(&mut windows);
+        Ok(now)
+    }
+
+    fn give_back(&self, key: u64, at: Instant) {
+        let mut windows = self.lock();
+        if let Some(slot) = windows.slots.get_mut(&key) {
+            if let Some(index) = slot.hits.iter().rposition(|hit| *hit == at) {
+                slot.hits.remove(index);
+            }
+        }
+    }
+
+    fn refuse_if_full(&self, slot: &mut Slot, now: Instant) -> Result<(), AuthError> {
+        while slot
+            .hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= self.window)
+        {
+            slot.hits.pop_front();
+        }
+        if slot.hits.len() < self.limit {
+            return Ok(());
+        }
+        let oldest = slot.hits.front().copied().unwrap_or(now);
+        let wait = self.window.saturating_sub(now.duration_since(oldest));
+        Err(AuthError::RateLimited {
+            retry_after_secs: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+        })
+    }
+
+    /// Drops windows whose every hit has left the window, a few per call, oldest
+    /// touched first.
+    fn sweep(&self, windows: &mut Windows, now: Instant) {
+        for _ in 0..SWEEP_PER_CALL {
+            let Some(&(key, touched)) = windows.order.front() else {
+                return;
+            };
+            let current = windows
+                .slots
+                .get(&key)
+                .is_some_and(|s| s.touched == touched);
+            if current && now.duration_since(touched) < self.window {
+                return;
+            }
+            windows.order.pop_front();
+            if current {
+                windows.slots.remove(&key);
+            }
+        }
+    }
+
+    fn hash(&self, key: &(impl Hash + ?Sized)) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Windows> {
         // A panic while holding this lock cannot leave the map inconsistent.
         self.state
             .lock()
@@ -114,18 +227,49 @@ impl SlidingWindow {
     }
 }
 
-fn prune(queue: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-    while queue
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= window)
-    {
-        queue.pop_front();
+/// Evicts the window touched least recently.
+fn evict_oldest(windows: &mut Windows) {
+    while let Some((key, touched)) = windows.order.pop_front() {
+        if windows
+            .slots
+            .get(&key)
+            .is_some_and(|s| s.touched == touched)
+        {
+            windows.slots.remove(&key);
+            return;
+        }
     }
+    // No current record (cannot happen while every slot has one): drop any key.
+    if let Some(&key) = windows.slots.keys().next() {
+        windows.slots.remove(&key);
+    }
+}
+
+/// Rebuilds the touch queue from the slots once outdated records outnumber the
+/// keys, so it stays within twice the map (amortised O(log n) per touch).
+fn compact_if_needed(windows: &mut Windows) {
+    if windows.order.len() <= 2 * windows.slots.len() + 64 {
+        return;
+    }
+    let mut current: Vec<(u64, Instant)> = windows
+        .slots
+        .iter()
+        .map(|(key, slot)| (*key, slot.touched))
+        .collect();
+    current.sort_unstable_by_key(|(_, touched)| *touched);
+    windows.order = current.into();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn retry_after(result: Result<(), AuthError>) -> u64 {
+        match result {
+            Err(AuthError::RateLimited { retry_after_secs }) => retry_after_secs,
+            other => panic!("expected RateLimited, got {other:?}"),
+        }
+    }
 
     #[test]
     fn the_hit_after_the_limit_is_refused_with_a_retry_after() {
@@ -133,12 +277,7 @@ mod tests {
         for _ in 0..3 {
             limiter.hit("k").unwrap();
         }
-        match limiter.hit("k") {
-            Err(AuthError::RateLimited { retry_after_secs }) => {
-                assert!((59..=60).contains(&retry_after_secs))
-            }
-            other => panic!("expected RateLimited, got {other:?}"),
-        }
+        assert!((59..=60).contains(&retry_after(limiter.hit("k"))));
         limiter.hit("other key").unwrap();
     }
 
@@ -152,24 +291,75 @@ mod tests {
     }
 
     #[test]
-    fn keys_without_hits_in_the_window_are_swept_once_the_map_grows() {
-        let limiter = SlidingWindow::with_first_sweep_at(5, Duration::from_millis(10), 100);
+    fn reservations_count_while_held_and_are_given_back_when_dropped() {
+        let limiter = SlidingWindow::new(2, Duration::from_secs(60));
+        let first = limiter.reserve("k").unwrap();
+        let second = limiter.reserve("k").unwrap();
+        assert!(
+            limiter.reserve("k").is_err(),
+            "two in flight fill the window"
+        );
+        drop(second);
+        let third = limiter.reserve("k").unwrap();
+        first.keep();
+        third.keep();
+        assert!(limiter.check("k").is_err(), "kept places stay counted");
+    }
+
+    #[test]
+    fn check_does_not_count() {
+        let limiter = SlidingWindow::new(1, Duration::from_secs(60));
+        limiter.check("k").unwrap();
+        limiter.check("k").unwrap();
+        limiter.hit("k").unwrap();
+        assert!(limiter.check("k").is_err());
+    }
+
+    #[test]
+    fn the_map_never_holds_more_than_its_cap_however_many_keys_arrive() {
+        let limiter = SlidingWindow::with_max_keys(5, Duration::from_secs(60), 1_000);
+        for i in 0..25_000 {
+            limiter
+                .hit(&format!("flood-{i}-{}", "x".repeat(200)))
+                .unwrap();
+        }
+        assert_eq!(limiter.len(), 1_000);
+        let state = limiter.lock();
+        assert!(
+            state.order.len() <= 2 * state.slots.len() + 64,
+            "touch queue bounded"
+        );
+    }
+
+    #[test]
+    fn a_full_map_evicts_the_longest_untouched_window_first() {
+        let limiter = SlidingWindow::with_max_keys(5, Duration::from_secs(60), 3);
+        limiter.hit("a").unwrap();
+        limiter.hit("b").unwrap();
+        limiter.hit("c").unwrap();
+        limiter.hit("a").unwrap(); // a is now newer than b and c
+        limiter.hit("d").unwrap(); // evicts b
+        limiter.hit("a").unwrap();
+        limiter.hit("a").unwrap();
+        limiter.hit("a").unwrap();
+        assert!(limiter.hit("a").is_err(), "a kept its five hits");
+        assert_eq!(limiter.len(), 3);
+    }
+
+    #[test]
+    fn stale_windows_are_swept_as_time_passes_not_only_when_full() {
+        let limiter = SlidingWindow::with_max_keys(5, Duration::from_millis(10), 100_000);
         for i in 0..100 {
             limiter.hit(&format!("old{i}")).unwrap();
         }
         std::thread::sleep(Duration::from_millis(20));
-        limiter.hit("new").unwrap();
-        assert_eq!(limiter.lock().hits.len(), 1, "stale keys swept");
-    }
-
-    #[test]
-    fn check_does_not_count_and_record_does() {
-        let limiter = SlidingWindow::new(2, Duration::from_secs(60));
-        limiter.check("k").unwrap();
-        limiter.record("k");
-        limiter.record("k");
-        assert!(limiter.check("k").is_err());
-        limiter.clear("k");
-        assert!(limiter.check("k").is_ok());
+        for _ in 0..30 {
+            limiter.check("anything").unwrap();
+        }
+        assert_eq!(
+            limiter.len(),
+            0,
+            "every stale window swept by ordinary calls"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod entries;
 mod error;
+pub mod files;
 mod migrations;
 mod sessions;
 mod users;
@@ -24,6 +25,11 @@ use tokio_rusqlite::Connection;
 pub enum OpenError {
     #[error("cannot create the data directory {path}: {source}")]
     CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot create the database file {path}: {source}")]
+    CreateFile {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -59,7 +65,7 @@ impl Database {
     /// The directory or file cannot be created or opened, or a migration fails.
     pub async fn open(path: &Path, readers: usize) -> Result<Self, OpenError> {
         let dir = crate::config::data_dir(path);
-        std::fs::create_dir_all(&dir).map_err(|source| OpenError::CreateDir {
+        files::create_private_dir(&dir).map_err(|source| OpenError::CreateDir {
             path: dir.clone(),
             source,
         })?;
@@ -72,6 +78,17 @@ impl Database {
             source,
         };
         let created = !path.exists();
+        if created {
+            files::create_private_file(path).map_err(|source| OpenError::CreateFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        } else if files::is_open_to_others(path) {
+            tracing::warn!(
+                database = %path.display(),
+                "the database file is readable by other users; run: chmod 600 on it and its -wal and -shm files"
+            );
+        }
         let writer = Connection::open(path).await.map_err(open_err)?;
         writer
             .call(|conn| {

@@ -1,4 +1,5 @@
 use serde_json::{Map, Value};
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 use super::time::Millis;
@@ -10,7 +11,49 @@ const MAX_TAGS: usize = 10;
 pub const MIN_NOTE_CHARS: usize = 50;
 const MAX_NOTE_CHARS: usize = 10_000;
 
-/// Trimmed, lower-cased, 1..=32 characters.
+/// Characters that show nothing: zero-width and joiner characters, direction
+/// marks and isolates, the soft hyphen, variation selectors, the byte order mark.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+    )
+}
+
+/// A short label (a mood, a tag): trimmed, at most `max` characters as sent,
+/// without control characters, showing at least one character, in NFC so that
+/// one word has one spelling.
+fn parse_label(raw: &str, max: usize, what: &str) -> Result<String, String> {
+    let label = trim_text(raw);
+    let count = label.chars().count();
+    if count == 0 {
+        return Err(format!("{what} must not be empty"));
+    }
+    if count > max {
+        return Err(format!("{what} must be at most {max} characters"));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(format!("{what} must not contain control characters"));
+    }
+    if label.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
+        return Err(format!("{what} must contain a visible character"));
+    }
+    Ok(label.nfc().collect())
+}
+
+/// Trimmed, lower-cased, 1..=32 characters, NFC, visible, no control characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mood(String);
 
@@ -18,12 +61,9 @@ impl Mood {
     /// # Errors
     /// A message for the `mood` field.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let mood = trim_text(raw);
-        match mood.chars().count() {
-            0 => Err("must not be empty".into()),
-            n if n > MAX_MOOD_CHARS => Err(format!("must be at most {MAX_MOOD_CHARS} characters")),
-            _ => Ok(Self(mood.to_lowercase())),
-        }
+        let mood = parse_label(raw, MAX_MOOD_CHARS, "mood")
+            .map_err(|message| message.trim_start_matches("mood ").to_owned())?;
+        Ok(Self(mood.to_lowercase()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -55,18 +95,9 @@ impl Tags {
             let Value::String(tag) = item else {
                 return Err("must be an array of strings".into());
             };
-            let tag = trim_text(tag);
-            match tag.chars().count() {
-                0 => return Err("each tag must not be empty".into()),
-                n if n > MAX_TAG_CHARS => {
-                    return Err(format!(
-                        "each tag must be at most {MAX_TAG_CHARS} characters"
-                    ))
-                }
-                _ => {}
-            }
-            if !tags.iter().any(|t| t == tag) {
-                tags.push(tag.to_owned());
+            let tag = parse_label(tag, MAX_TAG_CHARS, "each tag")?;
+            if !tags.contains(&tag) {
+                tags.push(tag);
             }
         }
         Ok(Self(tags))
@@ -95,6 +126,14 @@ impl Note {
     /// A message for the `note` field.
     pub fn parse(raw: &str) -> Result<Self, String> {
         let note = trim_text(raw);
+        if note
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\r' | '\n'))
+        {
+            return Err(
+                "must not contain control characters other than tab and line breaks".into(),
+            );
+        }
         match note.chars().count() {
             n if n < MIN_NOTE_CHARS => Err(format!("must be at least {MIN_NOTE_CHARS} characters")),
             n if n > MAX_NOTE_CHARS => Err(format!("must be at most {MAX_NOTE_CHARS} characters")),
@@ -247,6 +286,36 @@ mod tests {
 
     fn fields_of(err: ValidationError) -> Vec<&'static str> {
         err.fields().keys().copied().collect()
+    }
+
+    #[test]
+    fn a_mood_of_only_invisible_characters_is_rejected() {
+        for mood in ["\u{200B}", " \u{200B}\u{FEFF} ", "\u{2060}", "\u{FE0F}"] {
+            assert!(Mood::parse(mood).is_err(), "{mood:?}");
+        }
+        assert!(Mood::parse("\u{200B}calm").is_ok());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_moods_tags_and_notes() {
+        assert!(Mood::parse("ca\u{0}lm").is_err());
+        assert!(Mood::parse("ca\u{7}lm").is_err());
+        assert!(Mood::parse("ca\u{85}lm").is_err());
+        assert!(Tags::parse(Some(&json!(["wo\u{1b}rk"]))).is_err());
+        assert!(Tags::parse(Some(&json!(["wo\nrk"]))).is_err());
+        let long = "x".repeat(60);
+        assert!(Note::parse(&format!("{long}\u{0}")).is_err());
+        assert!(Note::parse(&format!("{long}\u{1b}[31m")).is_err());
+        assert!(Note::parse(&format!("{long}\ttab\r\nnext line")).is_ok());
+    }
+
+    #[test]
+    fn moods_and_tags_are_stored_in_nfc_so_one_word_has_one_spelling() {
+        let nfd = "cafe\u{301}";
+        let nfc = "caf\u{e9}";
+        assert_eq!(Mood::parse(nfd).unwrap().as_str(), nfc);
+        let tags = Tags::parse(Some(&json!([nfd, nfc]))).unwrap();
+        assert_eq!(tags.as_slice(), [nfc.to_string()]);
     }
 
     #[test]

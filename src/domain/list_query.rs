@@ -92,7 +92,7 @@ enum Bound {
 /// A date covers its whole UTC day; a datetime must carry an offset and is exact
 /// to the millisecond (rounded inwards, so the bound stays inclusive of what it names).
 fn parse_bound(text: &str, bound: Bound) -> Result<Millis, String> {
-    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+    if let Some(date) = parse_plain_date(text) {
         let start = date
             .and_hms_opt(0, 0, 0)
             .map(|dt| dt.and_utc().timestamp_millis())
@@ -115,6 +115,21 @@ fn parse_bound(text: &str, bound: Bound) -> Result<Millis, String> {
     })
 }
 
+/// A date written exactly `YYYY-MM-DD` (chrono alone would take `2026-1-1`).
+pub(crate) fn parse_plain_date(text: &str) -> Option<NaiveDate> {
+    let bytes = text.as_bytes();
+    let shaped = bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
+    shaped
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten()
+}
+
 fn parse_limit(text: &str) -> Result<u32, String> {
     match text.parse::<u32>() {
         Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => Ok(limit),
@@ -125,6 +140,22 @@ fn parse_limit(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_must_be_written_exactly_yyyy_mm_dd() {
+        assert!(parse_plain_date("2026-01-01").is_some());
+        for loose in [
+            "2026-1-1",
+            "2026-01-1",
+            "+2026-01-01",
+            "2026-01-01 ",
+            "２０２６-01-01",
+            "2026-02-30",
+        ] {
+            assert!(parse_plain_date(loose).is_none(), "{loose}");
+            assert!(parse_bound(loose, Bound::Start).is_err(), "{loose}");
+        }
+    }
 
     fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

@@ -5,10 +5,12 @@
 pub mod cors;
 pub mod csrf;
 mod error;
+pub mod protocol_errors;
 pub mod request;
 pub mod response;
 pub mod router;
 pub mod sse;
+mod strict_json;
 
 pub use error::HttpError;
 pub use request::Request;

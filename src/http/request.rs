@@ -11,6 +11,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value};
 
+use super::strict_json::StrictValue;
 use super::HttpError;
 
 /// Largest request body we read; anything larger is refused without reading it.
@@ -77,7 +78,7 @@ impl Request {
     /// `UnsupportedMediaType` without a JSON content type, `PayloadTooLarge` over
     /// 64 KiB (refused from `Content-Length` when present, else stopped while
     /// streaming), `RequestTimeout` when the body does not arrive in time,
-    /// `InvalidJson` when the body is not a JSON object.
+    /// `InvalidJson` when the body is not a JSON object or an object in it repeats a key.
     pub async fn json_object(&mut self) -> Result<Map<String, Value>, HttpError> {
         if !has_json_content_type(&self.parts.headers) {
             return Err(HttpError::UnsupportedMediaType);
@@ -89,8 +90,8 @@ impl Request {
             return Err(HttpError::PayloadTooLarge);
         }
         let bytes = self.read_limited_body().await?;
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) => Ok(map),
+        match serde_json::from_slice::<StrictValue>(&bytes) {
+            Ok(StrictValue(Value::Object(map))) => Ok(map),
             _ => Err(HttpError::InvalidJson),
         }
     }

@@ -1,5 +1,6 @@
 //! One test binary: each module covers one area of the contract.
 
+mod abuse;
 mod analytics;
 mod architecture;
 mod auth;

@@ -87,6 +87,8 @@ fn bad_configuration_stops_the_start_with_one_line_naming_the_variable() {
         ("VIBE_BACKEND", "gpt"),
         ("OPENAI_TIMEOUT_MS", "soon"),
         ("RUST_LOG", "serene=loud[["),
+        ("ALLOWED_ORIGINS", "https://*.example.com"),
+        ("ALLOWED_ORIGINS", "https://app.example.com/"),
     ] {
         let output = serene(dir.path(), &[(name, value)]).output().unwrap();
         assert!(
@@ -129,6 +131,89 @@ async fn the_default_start_creates_the_data_directory() {
     assert!(dir.path().join("data/jwt_secret").exists());
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// The binary started under `umask 000`, the loosest an operator could leave.
+#[cfg(unix)]
+fn with_open_umask(command: &Command) -> Command {
+    let mut wrapped = Command::new("sh");
+    wrapped
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(command.get_current_dir().unwrap_or(Path::new(".")))
+        .env_clear();
+    for (key, value) in command.get_envs() {
+        if let Some(value) = value {
+            wrapped.env(key, value);
+        }
+    }
+    wrapped
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn journal_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data/nested");
+    let port = free_port().to_string();
+    let database = data.join("serene.db");
+    let database_text = database.display().to_string();
+    let envs = [
+        ("PORT", port.as_str()),
+        ("DATABASE_URL", database_text.as_str()),
+    ];
+    let mut child = with_open_umask(&serene(dir.path(), &envs))
+        .env_remove("JWT_SECRET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let address = format!("http://127.0.0.1:{port}");
+    wait_healthy(&address).await;
+    register(&address).await;
+
+    assert_eq!(mode(&dir.path().join("data")), 0o700);
+    assert_eq!(mode(&data), 0o700);
+    for name in ["serene.db", "serene.db-wal", "serene.db-shm", "jwt_secret"] {
+        assert_eq!(mode(&data.join(name)), 0o600, "{name}");
+    }
+    let backup = dir.path().join("backup.db");
+    let output = with_open_umask(&serene(dir.path(), &envs))
+        .arg("backup")
+        .arg(&backup)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr_of(&output));
+    assert_eq!(mode(&backup), 0o600, "backup");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_database_open_to_others_is_named_in_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut first, address) = start(dir.path(), &[]);
+    wait_healthy(&address).await;
+    let _ = first.kill();
+    let _ = first.wait();
+    let database = dir.path().join("serene.db");
+    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let (mut second, address) = start(dir.path(), &[]);
+    wait_healthy(&address).await;
+    let _ = second.kill();
+    let output = second.wait_with_output().unwrap();
+    let log = stderr_of(&output);
+    assert!(
+        log.contains("readable by other users") && log.contains("serene.db"),
+        "{log}"
+    );
 }
 
 #[tokio::test]

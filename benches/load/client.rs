@@ -70,6 +70,21 @@ impl Connection {
         cookie: Option<&str>,
         body: Option<String>,
     ) -> bool {
+        self.send_from(method, path, cookie, body, None)
+            .await
+            .is_some_and(|status| (200..300).contains(&status))
+    }
+
+    /// As `send`, from a client address given in `X-Forwarded-For` (the bench
+    /// server trusts its proxy); returns the status, or `None` when the exchange failed.
+    async fn send_from(
+        &mut self,
+        method: Method,
+        path: &str,
+        cookie: Option<&str>,
+        body: Option<String>,
+        forwarded_for: Option<&str>,
+    ) -> Option<u16> {
         if self.sender.ready().await.is_err() {
             *self = Connection::open(self.port).await;
         }
@@ -80,6 +95,9 @@ impl Connection {
         if let Some(cookie) = cookie {
             request = request.header(header::COOKIE, cookie);
         }
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
         let body = match body {
             Some(json) => {
                 request = request.header(header::CONTENT_TYPE, "application/json");
@@ -87,17 +105,165 @@ impl Connection {
             }
             None => Full::new(Bytes::new()),
         };
-        let Ok(request) = request.body(body) else {
-            return false;
-        };
-        match self.sender.send_request(request).await {
-            Ok(response) => {
-                let ok = response.status().is_success();
-                ok & response.into_body().collect().await.is_ok()
-            }
-            Err(_) => false,
+        let request = request.body(body).ok()?;
+        let response = self.sender.send_request(request).await.ok()?;
+        let status = response.status().as_u16();
+        response.into_body().collect().await.ok()?;
+        Some(status)
+    }
+}
+
+/// The `n`th of many distinct client addresses (10.0.0.0/8 holds 16 million).
+fn address(n: usize) -> String {
+    let n = n as u32 & 0x00ff_ffff;
+    format!("10.{}.{}.{}", n >> 16, (n >> 8) & 0xff, n & 0xff)
+}
+
+/// Answers by status, for the flood scenarios.
+#[derive(Default, Debug)]
+pub struct Statuses {
+    pub by_status: std::collections::BTreeMap<u16, u64>,
+    pub failed: u64,
+}
+
+impl Statuses {
+    fn add(&mut self, status: Option<u16>) {
+        match status {
+            Some(status) => *self.by_status.entry(status).or_default() += 1,
+            None => self.failed += 1,
         }
     }
+
+    fn merge(&mut self, other: Statuses) {
+        for (status, count) in other.by_status {
+            *self.by_status.entry(status).or_default() += count;
+        }
+        self.failed += other.failed;
+    }
+}
+
+/// `count` requests built by `request(n)` over 64 connections, each from its own
+/// client address; returns the answers by status.
+async fn flood(port: u16, count: usize, request: fn(usize) -> (&'static str, String)) -> Statuses {
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let next = Arc::clone(&next);
+            tokio::spawn(async move {
+                let mut conn = Connection::open(port).await;
+                let mut statuses = Statuses::default();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        return statuses;
+                    }
+                    let (path, body) = request(n);
+                    let status = conn
+                        .send_from(Method::POST, path, None, Some(body), Some(&address(n)))
+                        .await;
+                    statuses.add(status);
+                }
+            })
+        })
+        .collect();
+    let mut total = Statuses::default();
+    for worker in workers {
+        total.merge(worker.await.expect("flood worker"));
+    }
+    total
+}
+
+/// Registrations from `count` distinct addresses; each takes a place in the
+/// per-address registration window (the body is then refused, before bcrypt).
+pub async fn registration_flood(port: u16, count: usize) -> Statuses {
+    flood(port, count, |_| {
+        (
+            "/api/auth/register",
+            json!({"email": "not an email", "password": "x"}).to_string(),
+        )
+    })
+    .await
+}
+
+/// Failed logins with distinct, valid 250-byte emails from distinct addresses.
+pub async fn failed_login_flood(port: u16, count: usize) -> Statuses {
+    flood(port, count, |n| {
+        let local = format!("flood{n:0>59}");
+        let domain = format!("{}.example.com", "d".repeat(250 - local.len() - 1 - 12));
+        let email = format!("{local}@{domain}");
+        debug_assert_eq!(email.len(), 250);
+        (
+            "/api/auth/login",
+            json!({"email": email, "password": "wrong password"}).to_string(),
+        )
+    })
+    .await
+}
+
+/// One correct login with nothing else going on, for comparison.
+pub async fn quiet_login(port: u16, seed: &Seed) -> Duration {
+    let mut conn = Connection::open(port).await;
+    let body = json!({"email": seed.storm_emails[1], "password": STORM_PASSWORD}).to_string();
+    let sent = Instant::now();
+    let status = conn
+        .send_from(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(body),
+            Some("198.51.100.8"),
+        )
+        .await;
+    assert_eq!(status, Some(200), "the quiet login succeeds");
+    sent.elapsed()
+}
+
+/// One correct login from one address while `flood_size` failed logins from
+/// another are in flight; returns its latency and the flood's answers.
+pub async fn innocent_login_during_flood(
+    port: u16,
+    seed: &Seed,
+    flood_size: usize,
+) -> (Duration, Statuses) {
+    let flood_email = seed.storm_emails[0].clone();
+    let innocent_email = seed.storm_emails[1].clone();
+    let flood: Vec<_> = (0..flood_size)
+        .map(|i| {
+            let email = flood_email.clone();
+            tokio::spawn(async move {
+                let mut conn = Connection::open(port).await;
+                let body = json!({"email": email, "password": format!("guess {i}")}).to_string();
+                conn.send_from(
+                    Method::POST,
+                    "/api/auth/login",
+                    None,
+                    Some(body),
+                    Some("192.0.2.66"),
+                )
+                .await
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut conn = Connection::open(port).await;
+    let body = json!({"email": innocent_email, "password": STORM_PASSWORD}).to_string();
+    let sent = Instant::now();
+    let status = conn
+        .send_from(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(body),
+            Some("198.51.100.7"),
+        )
+        .await;
+    let latency = sent.elapsed();
+    assert_eq!(status, Some(200), "the innocent login succeeds");
+    let mut statuses = Statuses::default();
+    for attempt in flood {
+        statuses.add(attempt.await.expect("flood task"));
+    }
+    (latency, statuses)
 }
 
 pub async fn health(port: u16) -> bool {
@@ -217,7 +383,8 @@ async fn run_until_stopped(
 
 /// 50 concurrent logins at cost 12 while the read scenario runs for exactly as
 /// long as the storm lasts; returns those reads and the logins.
-pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured) {
+/// Logins refused at once because the bcrypt queue was full are counted apart.
+pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured, u64) {
     let port = server.port;
     let stop = Arc::new(AtomicBool::new(false));
     let reads = tokio::spawn(run_until_stopped(
@@ -231,26 +398,40 @@ pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured) {
         .storm_emails
         .iter()
         .cloned()
-        .map(|email| {
+        .enumerate()
+        .map(|(n, email)| {
             tokio::spawn(async move {
                 let mut conn = Connection::open(port).await;
                 let body = json!({"email": email, "password": STORM_PASSWORD}).to_string();
+                let from = format!("172.16.0.{n}");
                 let sent = Instant::now();
-                let ok = conn
-                    .send(Method::POST, "/api/auth/login", None, Some(body))
+                let status = conn
+                    .send_from(
+                        Method::POST,
+                        "/api/auth/login",
+                        None,
+                        Some(body),
+                        Some(&from),
+                    )
                     .await;
-                (sent.elapsed().as_micros() as u64, ok)
+                (sent.elapsed().as_micros() as u64, status)
             })
         })
         .collect();
     let mut login_measured = Measured::default();
+    let mut busy = 0;
     for login in logins {
-        let (latency, ok) = login.await.expect("login task");
+        let (latency, status) = login.await.expect("login task");
+        // 503 with Retry-After is the bounded bcrypt queue doing its job, not a failure.
+        if status == Some(503) {
+            busy += 1;
+            continue;
+        }
         login_measured.latencies_us.push(latency);
-        login_measured.errors += u64::from(!ok);
+        login_measured.errors += u64::from(status != Some(200));
     }
     login_measured.elapsed = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let reads = reads.await.expect("readers");
-    (reads, login_measured)
+    (reads, login_measured, busy)
 }

@@ -64,6 +64,7 @@ pub struct Report {
     scenarios: Vec<ScenarioResult>,
     pub idle_rss_kib: u64,
     pub peak_rss_kib: u64,
+    notes: Vec<(bool, String)>,
 }
 
 fn median_ms(times: &[Duration]) -> f64 {
@@ -79,6 +80,11 @@ impl Report {
 
     pub fn cold_start(&mut self, name: &str, times: &[Duration]) {
         self.cold_starts.push((name.to_owned(), times.to_vec()));
+    }
+
+    /// A figure outside the table, with whether it met its target.
+    pub fn note(&mut self, met: bool, text: String) {
+        self.notes.push((met, text));
     }
 
     pub fn push(&mut self, result: ScenarioResult) {
@@ -202,6 +208,7 @@ impl Report {
                 ));
             }
         }
+        out.extend(self.notes.iter().cloned());
         for s in &self.scenarios {
             if s.errors > 0 {
                 out.push((

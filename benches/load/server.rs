@@ -33,6 +33,8 @@ fn spawn(dir: &Path, port: u16) -> Child {
         .env("JWT_SECRET", JWT_SECRET)
         .env("BCRYPT_COST", "12")
         .env("VIBE_BACKEND", "mock")
+        // The flood scenarios name their client addresses in X-Forwarded-For.
+        .env("TRUST_PROXY", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::File::create(dir.join("server.log")).expect("log file"),

@@ -20,7 +20,7 @@ use crate::db::Database;
 use crate::domain::{Account, Email, Password};
 
 /// Password checks one address may have queued or running at once.
-pub const IN_FLIGHT_PER_ADDRESS: usize = 2;
+pub const IN_FLIGHT_PER_ADDRESS: usize = 1;
 const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
 const FAILED_LOGINS_PER_EMAIL: usize = 5;
 const FAILED_LOGINS_PER_ADDRESS: usize = 20;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use super::AuthError;
 
 /// Keys per map, the hard cap.
-pub const MAX_KEYS: usize = 50_000;
+pub const MAX_KEYS: usize = 20_000;
 /// Stale windows looked at per call; sweeping stays O(1) per call.
 const SWEEP_PER_CALL: usize = 4;
 

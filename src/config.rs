@@ -65,6 +65,23 @@ pub struct OpenAiConfig {
     pub timeout: Duration,
 }
 
+/// The optional second opinion on a note, after the local crisis list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuardModel {
+    Off,
+    /// `POST {OPENAI_BASE_URL}/moderations` with this model.
+    Moderation {
+        model: String,
+    },
+    /// A Llama Guard model through the chat completions API.
+    LlamaGuard {
+        model: String,
+    },
+}
+
+pub const DEFAULT_MODERATION_MODEL: &str = "omni-moderation-latest";
+pub const DEFAULT_LLAMA_GUARD_MODEL: &str = "llama-guard3:1b";
+
 impl std::fmt::Debug for OpenAiConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenAiConfig")
@@ -89,6 +106,8 @@ pub struct Config {
     pub port: u16,
     pub vibe_backend: VibeBackendKind,
     pub openai: OpenAiConfig,
+    /// Only the openai backend consults it; mock and rules never call out.
+    pub guard_model: GuardModel,
     /// Vibe checks allowed per user and minute (AI endpoints and entry writes together).
     pub vibe_checks_per_minute: u32,
     /// Artificial delay of the mock backend; lets tests and benchmarks hold a request open.
@@ -198,6 +217,22 @@ impl Config {
                 "must be between 100 and 120000",
             ));
         }
+        let guard_model_name = get("GUARD_MODEL_NAME").map(str::to_owned);
+        let guard_model = match get("GUARD_MODEL") {
+            None | Some("off") => GuardModel::Off,
+            Some("moderation") => GuardModel::Moderation {
+                model: guard_model_name.unwrap_or_else(|| DEFAULT_MODERATION_MODEL.to_owned()),
+            },
+            Some("llama-guard") => GuardModel::LlamaGuard {
+                model: guard_model_name.unwrap_or_else(|| DEFAULT_LLAMA_GUARD_MODEL.to_owned()),
+            },
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "GUARD_MODEL",
+                    format!("'{other}' is not one of off, moderation, llama-guard"),
+                ))
+            }
+        };
         let openai = OpenAiConfig {
             api_key,
             base_url,
@@ -219,6 +254,7 @@ impl Config {
             port,
             vibe_backend,
             openai,
+            guard_model,
             vibe_checks_per_minute: 30,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),

@@ -19,7 +19,7 @@ use crate::auth::{Accounts, Sessions};
 use crate::config::Config;
 use crate::db::{Database, OpenError, StoreError};
 use crate::http::protocol_errors::ProtocolErrors;
-use crate::vibe::{self, VibePipeline};
+use crate::vibe;
 
 /// In-flight requests get this long to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -81,8 +81,7 @@ impl Application {
             PasswordHasher::new(config.bcrypt_cost),
             sessions,
         );
-        let backend = vibe::backend_from_config(&config).map_err(StartError::Vibe)?;
-        let vibe = VibePipeline::new(backend, config.openai.timeout);
+        let vibe = vibe::pipeline_from_config(&config).map_err(StartError::Vibe)?;
         let addr = config.socket_addr();
         let listener = TcpListener::bind(addr)
             .await
@@ -121,6 +120,7 @@ impl Application {
             sqlite = Database::sqlite_version(),
             ai_backend = backend.name(),
             ai_model = backend.model().unwrap_or("-"),
+            guard_model = state.vibe.classifier_name().unwrap_or("off"),
             "Serene is listening"
         );
         let mut http = http1::Builder::new();

@@ -3,6 +3,8 @@
 //! One [`VibePipeline`] stands in front of every backend: eligibility, the crisis
 //! guardrail, the backend call and the output check, always in that order.
 
+pub mod classifier;
+pub mod gate;
 pub mod gibberish;
 pub mod guardrail;
 pub mod mock;
@@ -19,7 +21,7 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::config::{Config, VibeBackendKind};
+use crate::config::{Config, GuardModel, VibeBackendKind};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -60,15 +62,32 @@ pub trait VibeCheck: Send + Sync {
     ) -> BoxFuture<'a, Result<String, BackendError>>;
 }
 
-/// The backend `VIBE_BACKEND` names.
+/// The pipeline with the backend `VIBE_BACKEND` names and, for the openai backend,
+/// the classifier `GUARD_MODEL` names on the same client.
 ///
 /// # Errors
 /// The OpenAI client cannot be built (no TLS roots, bad URL).
-pub fn backend_from_config(config: &Config) -> Result<Arc<dyn VibeCheck>, BackendError> {
+pub fn pipeline_from_config(config: &Config) -> Result<VibePipeline, BackendError> {
+    let timeout = config.openai.timeout;
     Ok(match config.vibe_backend {
-        VibeBackendKind::OpenAi => Arc::new(openai::OpenAiBackend::new(&config.openai)?),
-        VibeBackendKind::Mock => Arc::new(mock::MockBackend::new(config.mock_delay)),
-        VibeBackendKind::Rules => Arc::new(rules::RulesBackend),
+        VibeBackendKind::OpenAi => {
+            let client = openai::https_client()?;
+            let backend = openai::OpenAiBackend::new(&config.openai, client.clone())?;
+            let classifier = classifier::from_config(&config.guard_model, &config.openai, client)?;
+            VibePipeline::new(Arc::new(backend), timeout).with_classifier(classifier)
+        }
+        kind => {
+            if config.guard_model != GuardModel::Off {
+                tracing::warn!(
+                    "GUARD_MODEL is ignored: only VIBE_BACKEND=openai calls a classifier"
+                );
+            }
+            let backend: Arc<dyn VibeCheck> = match kind {
+                VibeBackendKind::Rules => Arc::new(rules::RulesBackend),
+                _ => Arc::new(mock::MockBackend::new(config.mock_delay)),
+            };
+            VibePipeline::new(backend, timeout)
+        }
     })
 }
 

@@ -389,13 +389,19 @@ async fn streaming_relays_deltas_in_order_and_ends_with_done() {
         .filter(|(e, _)| e == "delta")
         .map(|(_, d)| d["text"].as_str().unwrap())
         .collect();
+    // Released word by word once each sentence is complete and checked.
     assert_eq!(
         deltas,
         [
-            "It sounds",
-            " like a gentle",
+            "It",
+            " sounds",
+            " like",
+            " a",
+            " gentle",
             " evening.",
-            " Enjoy the quiet."
+            " Enjoy",
+            " the",
+            " quiet."
         ]
     );
     let (last_event, last_data) = events.last().unwrap();
@@ -517,4 +523,115 @@ async fn a_client_leaving_a_stream_cancels_the_upstream_request() {
     drop(response);
     let hung_up = tokio::time::timeout(Duration::from_secs(5), hung_up_rx).await;
     assert!(hung_up.is_ok(), "the upstream request was not cancelled");
+}
+
+/// The events of a streamed check whose upstream answers with the `.sse` fixture,
+/// and the plain check's answer for the same reply (the fixture's text as JSON).
+async fn streamed_and_plain(fixture_name: &str) -> (Vec<(String, Value)>, Value) {
+    let app = spawn_app_with_openai(|_| {}).await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": true})))
+        .respond_with(stream_fixture(fixture_name))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    let upstream_text: String = fixture(fixture_name)
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<Value>(data).ok())
+        .filter_map(|chunk| {
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let completion = json!({
+        "id": "chatcmpl-plain",
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": upstream_text}, "finish_reason": "stop"}]
+    });
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"stream": false})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion))
+        .expect(1)
+        .mount(app.openai())
+        .await;
+    let text = note("A long day that ended quietly.");
+    let events = sse_events(&stream(&app, &cookie, &text).await.text().await.unwrap());
+    let plain = vibe(&app, &cookie, &text).await;
+    (events, plain)
+}
+
+fn deltas_of(events: &[(String, Value)]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(e, _)| e == "delta")
+        .map(|(_, d)| d["text"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn assert_done_last_and_once(events: &[(String, Value)]) -> &Value {
+    assert_eq!(events.iter().filter(|(e, _)| e == "done").count(), 1);
+    let (event, data) = events.last().unwrap();
+    assert_eq!(event, "done");
+    data
+}
+
+#[tokio::test]
+async fn a_stream_that_turns_unsafe_in_its_second_sentence_shows_only_the_first() {
+    let (events, plain) = streamed_and_plain("openai_stream_unsafe_second_sentence.sse").await;
+    assert_eq!(
+        deltas_of(&events),
+        ["You", " carried", " a", " lot", " today."]
+    );
+    for delta in deltas_of(&events) {
+        let lower = delta.to_lowercase();
+        assert!(
+            !lower.contains("clinical") && !lower.contains("depres"),
+            "{delta}"
+        );
+    }
+    let done = assert_done_last_and_once(&events);
+    assert_eq!(done["status"], "ok");
+    let response = done["response"].as_str().unwrap();
+    assert!(
+        !response.contains("clinical"),
+        "the safe replacement: {response}"
+    );
+    assert_eq!(done, &plain, "plain and streamed end on the same answer");
+}
+
+#[tokio::test]
+async fn a_prompt_leak_split_mid_word_never_reaches_the_client() {
+    let (events, plain) = streamed_and_plain("openai_stream_prompt_leak.sse").await;
+    assert_eq!(deltas_of(&events), ["Of", " course."]);
+    let done = assert_done_last_and_once(&events);
+    let response = done["response"].as_str().unwrap().to_lowercase();
+    assert!(!response.contains("prompt") && !response.contains("gentle companion"));
+    assert_eq!(done, &plain);
+}
+
+#[tokio::test]
+async fn a_safe_stream_stops_at_two_sentences_and_matches_the_plain_answer() {
+    let (events, plain) = streamed_and_plain("openai_stream_three_sentences.sse").await;
+    assert_eq!(
+        deltas_of(&events),
+        [
+            "What",
+            " a",
+            " bright",
+            " morning.",
+            " Keep",
+            " that",
+            " warmth",
+            " close."
+        ]
+    );
+    let done = assert_done_last_and_once(&events);
+    assert_eq!(
+        done,
+        &json!({"status": "ok", "response": "What a bright morning. Keep that warmth close."})
+    );
+    assert_eq!(done, &plain);
 }

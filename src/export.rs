@@ -8,7 +8,7 @@ use tracing::Instrument;
 
 use crate::db::{Database, StoreError};
 use crate::domain::time::{format_millis, Millis};
-use crate::domain::{Account, Entry};
+use crate::domain::{is_invisible, Account, Entry};
 
 /// Entries read from the database per step of the stream.
 const BATCH: u32 = 200;
@@ -237,13 +237,10 @@ fn looks_like_formula(text: &str) -> bool {
     )
 }
 
-/// Characters a spreadsheet may skip before it looks for a formula sign.
+/// Characters a spreadsheet may skip before it looks for a formula sign: white
+/// space, control characters and everything the domain counts as invisible.
 fn is_ignorable_prefix(c: char) -> bool {
-    ((c.is_whitespace() || c.is_control()) && c != '\t' && c != '\r')
-        || matches!(
-            c,
-            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
-        )
+    ((c.is_whitespace() || c.is_control()) && c != '\t' && c != '\r') || is_invisible(c)
 }
 
 #[cfg(test)]
@@ -284,6 +281,9 @@ mod tests {
             "\u{FF0D}1",
             "\u{FF20}SUM(A1)",
             "\u{2060}\u{200D} =1",
+            "\u{2066}=HYPERLINK(1)",
+            "\u{FE0F}+1",
+            "\u{3164}@x",
         ] {
             assert_eq!(csv_cell(text), format!("\"'{text}\""), "{text:?}");
         }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use http::{header, StatusCode};
 use serde_json::json;
 
@@ -7,14 +9,25 @@ use super::{ApiError, Ctx};
 use crate::domain::{parse_registration, required_field, Password, ValidationError};
 use crate::http::response::{json, no_content, Response};
 
+/// The place taken before the body is read counts a malformed registration too;
+/// only an attempt refused for load (in flight, queue full) gives it back.
 pub async fn register(mut ctx: Ctx) -> Result<Response, ApiError> {
-    ctx.state.accounts.admit_registration(ctx.client_ip())?;
-    let body = ctx.json_object().await?;
-    let (email, password) = parse_registration(&body)?;
-    let token = ctx
-        .state
+    let state = Arc::clone(&ctx.state);
+    let place = state.accounts.admit_registration(ctx.client_ip())?;
+    let parsed = match ctx.json_object().await {
+        Ok(body) => parse_registration(&body).map_err(ApiError::from),
+        Err(err) => Err(err),
+    };
+    let (email, password) = match parsed {
+        Ok(parsed) => parsed,
+        Err(err) => {
+            place.keep();
+            return Err(err);
+        }
+    };
+    let token = state
         .accounts
-        .register(ctx.client_ip(), &email, &password)
+        .register(place, ctx.client_ip(), &email, &password)
         .await?;
     Ok(signed_in(&ctx, &token, StatusCode::CREATED))
 }

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use super::in_flight::{address_key, InFlight};
 use super::password::PasswordHasher;
-use super::rate_limit::SlidingWindow;
+use super::rate_limit::{Reservation, SlidingWindow};
 use super::session::{AuthUser, Sessions};
 use super::AuthError;
 use crate::db::Database;
-use crate::domain::{Account, Email, Password};
+use crate::domain::{lookup_email, Account, Email, Password};
 
 /// Password checks one address may have queued or running at once.
 pub const IN_FLIGHT_PER_ADDRESS: usize = 1;
@@ -66,14 +66,15 @@ impl Accounts {
         &self.sessions
     }
 
-    /// Counts a registration attempt from an address, before its body is read.
+    /// Takes a place for a registration from an address, before its body is read.
+    /// The caller keeps it for an attempt that counts, or drops it to give it back.
     ///
     /// # Errors
     /// `RateLimited` once the address has used its registrations for the hour.
-    pub fn admit_registration(&self, address: IpAddr) -> Result<(), AuthError> {
+    pub fn admit_registration(&self, address: IpAddr) -> Result<Reservation<'_>, AuthError> {
         self.limits
             .registrations_by_address
-            .hit(&address_key(address))
+            .reserve(&address_key(address))
     }
 
     /// Creates the account and signs it in; returns the session token.
@@ -82,12 +83,15 @@ impl Accounts {
     /// `Store(EmailTaken)` when the email is registered; storage or hashing failures.
     pub async fn register(
         &self,
+        place: Reservation<'_>,
         address: IpAddr,
         email: &Email,
         password: &Password,
     ) -> Result<String, AuthError> {
+        // Refused here (in flight, queue full), the attempt gives its place back.
         let _in_flight = self.in_flight.enter(address)?;
         let hash = self.passwords.hash(password).await?;
+        place.keep();
         let account = self.db.users().create(email, hash).await?;
         self.sessions.start(&account.id).await
     }
@@ -120,7 +124,7 @@ impl Accounts {
             .failed_logins_by_address
             .reserve(&address_key(address))?;
         // Only a well-formed email can name an account, so only one gets a window.
-        let email = Email::parse(email).ok();
+        let email = Email::parse(&lookup_email(email)).ok();
         let by_email = match &email {
             Some(email) => Some(self.limits.failed_logins_by_email.reserve(email.as_str())?),
             None => None,
@@ -194,7 +198,11 @@ impl Accounts {
     ) -> Result<(), AuthError> {
         self.confirm_password(user, address, password).await?;
         self.db.users().delete(&user.id).await?;
-        self.sessions.end_all(&user.id).await
+        // The sessions' rows went with the account; this clears the mirror.
+        if let Err(err) = self.sessions.end_all(&user.id).await {
+            tracing::warn!(error = %err, "sessions of a deleted account: rows not confirmed gone");
+        }
+        Ok(())
     }
 
     /// Checks the signed-in user's password on the login path; a wrong one counts

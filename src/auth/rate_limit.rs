@@ -146,7 +146,13 @@ impl SlidingWindow {
         self.sweep(&mut windows, now);
         if !windows.slots.contains_key(&key) {
             while windows.slots.len() >= self.max_keys {
-                evict_oldest(&mut windows);
+                if !evict_lightest_of_oldest(&mut windows, self.limit, now, self.window) {
+                    // Every window near the front is full: refuse the newcomer rather
+                    // than forget a lockout (a flood of keys must not reset one).
+                    return Err(AuthError::RateLimited {
+                        retry_after_secs: 1,
+                    });
+                }
             }
             windows.slots.insert(
                 key,
@@ -159,7 +165,13 @@ impl SlidingWindow {
         let Some(slot) = windows.slots.get_mut(&key) else {
             return Ok(now);
         };
-        self.refuse_if_full(slot, now)?;
+        if let Err(refused) = self.refuse_if_full(slot, now) {
+            // A key under attack stays the most recently used, never the first evicted.
+            slot.touched = now;
+            windows.order.push_back((key, now));
+            compact_if_needed(&mut windows);
+            return Err(refused);
+        }
         slot.hits.push_back(now);
         slot.touched = now;
         windows.order.push_back((key, now));
@@ -172,6 +184,10 @@ impl SlidingWindow {
         if let Some(slot) = windows.slots.get_mut(&key) {
             if let Some(index) = slot.hits.iter().rposition(|hit| *hit == at) {
                 slot.hits.remove(index);
+            }
+            // An attempt that did not count leaves no key behind.
+            if slot.hits.is_empty() {
+                windows.slots.remove(&key);
             }
         }
     }
@@ -227,21 +243,42 @@ impl SlidingWindow {
     }
 }
 
-/// Evicts the window touched least recently.
-fn evict_oldest(windows: &mut Windows) {
-    while let Some((key, touched)) = windows.order.pop_front() {
-        if windows
-            .slots
-            .get(&key)
-            .is_some_and(|s| s.touched == touched)
-        {
-            windows.slots.remove(&key);
-            return;
+/// Windows looked at from the least recently used end when one must go.
+const EVICTION_CANDIDATES: usize = 64;
+
+/// Evicts, among the least recently used windows, the one with the fewest hits
+/// still in its time; a full window (a lockout) is never evicted. Returns
+/// whether a window was evicted.
+fn evict_lightest_of_oldest(
+    windows: &mut Windows,
+    limit: usize,
+    now: Instant,
+    window: Duration,
+) -> bool {
+    let live = |slot: &Slot| {
+        slot.hits
+            .iter()
+            .filter(|t| now.duration_since(**t) < window)
+            .count()
+    };
+    let mut best: Option<(usize, u64)> = None;
+    let mut seen = 0;
+    for &(key, touched) in windows.order.iter() {
+        let Some(slot) = windows.slots.get(&key).filter(|s| s.touched == touched) else {
+            continue;
+        };
+        let hits = live(slot);
+        if hits < limit && best.is_none_or(|(fewest, _)| hits < fewest) {
+            best = Some((hits, key));
+        }
+        seen += 1;
+        if seen >= EVICTION_CANDIDATES || best.is_some_and(|(fewest, _)| fewest == 0) {
+            break;
         }
     }
-    // No current record (cannot happen while every slot has one): drop any key.
-    if let Some(&key) = windows.slots.keys().next() {
-        windows.slots.remove(&key);
+    match best {
+        Some((_, key)) => windows.slots.remove(&key).is_some(),
+        None => false,
     }
 }
 
@@ -344,6 +381,29 @@ mod tests {
         limiter.hit("a").unwrap();
         assert!(limiter.hit("a").is_err(), "a kept its five hits");
         assert_eq!(limiter.len(), 3);
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_never_evicts_a_lockout() {
+        let limiter = SlidingWindow::with_max_keys(5, Duration::from_secs(900), 3);
+        for _ in 0..5 {
+            limiter.reserve("victim").unwrap().keep();
+        }
+        for i in 0..1_000 {
+            // Refused attempts (dropped reservations) leave nothing behind...
+            drop(limiter.reserve(&format!("junk{i}")));
+            // ...and counted ones never push the victim's lockout out.
+            let _ = limiter.hit(&format!("counted{i}"));
+        }
+        assert!(limiter.check("victim").is_err(), "still locked");
+        assert!(limiter.len() <= 3);
+    }
+
+    #[test]
+    fn a_reservation_given_back_leaves_no_key() {
+        let limiter = SlidingWindow::new(5, Duration::from_secs(60));
+        drop(limiter.reserve("k").unwrap());
+        assert!(limiter.is_empty());
     }
 
     #[test]

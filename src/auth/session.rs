@@ -26,6 +26,10 @@ pub struct Sessions {
     db: Database,
     tokens: TokenKeys,
     active: RwLock<Mirror>,
+    /// Held across each lifecycle write and its mirror update, so a login that
+    /// commits just before a password change cannot put its session back into
+    /// memory after the change removed it.
+    writes: tokio::sync::Mutex<()>,
 }
 
 impl Sessions {
@@ -43,6 +47,7 @@ impl Sessions {
             db,
             tokens,
             active: RwLock::new(active),
+            writes: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -57,6 +62,7 @@ impl Sessions {
     /// The database write failed; the session does not exist then.
     pub async fn start(&self, user_id: &str) -> Result<String, AuthError> {
         let (token, row) = self.issue(user_id)?;
+        let _writing = self.writes.lock().await;
         let evicted = self.db.sessions().insert(row.clone(), now_secs()).await?;
         let mut active = self.write();
         for jti in &evicted {
@@ -94,6 +100,7 @@ impl Sessions {
     /// # Errors
     /// The database write failed; the session still exists then.
     pub async fn end(&self, jti: &str) -> Result<(), AuthError> {
+        let _writing = self.writes.lock().await;
         self.db.sessions().delete(jti).await?;
         self.write().remove(jti);
         Ok(())
@@ -111,6 +118,7 @@ impl Sessions {
         password_hash: String,
     ) -> Result<String, AuthError> {
         let (token, row) = self.issue(user_id)?;
+        let _writing = self.writes.lock().await;
         let changed = self
             .db
             .sessions()
@@ -125,13 +133,15 @@ impl Sessions {
         Ok(token)
     }
 
-    /// Ends every session of a user (an account being deleted).
+    /// Ends every session of a user (an account being deleted). Memory is cleared
+    /// whatever the database answers, so no token of the user passes from now on.
     ///
     /// # Errors
-    /// The database write failed.
+    /// The database write failed (the rows go with the account anyway).
     pub async fn end_all(&self, user_id: &str) -> Result<(), AuthError> {
-        self.db.sessions().delete_all(user_id).await?;
+        let _writing = self.writes.lock().await;
         self.write().retain(|_, (owner, _)| owner != user_id);
+        self.db.sessions().delete_all(user_id).await?;
         Ok(())
     }
 

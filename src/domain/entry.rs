@@ -13,7 +13,7 @@ const MAX_NOTE_CHARS: usize = 10_000;
 
 /// Characters that show nothing: zero-width and joiner characters, direction
 /// marks and isolates, the soft hyphen, variation selectors, the byte order mark.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'
@@ -50,7 +50,13 @@ fn parse_label(raw: &str, max: usize, what: &str) -> Result<String, String> {
     if label.chars().all(|c| c.is_whitespace() || is_invisible(c)) {
         return Err(format!("{what} must contain a visible character"));
     }
-    Ok(label.nfc().collect())
+    let normalised: String = label.nfc().collect();
+    // NFC can make text longer (some scripts' composed forms decompose again); the
+    // limit holds for what is stored too.
+    if normalised.chars().count() > max || normalised.to_lowercase().chars().count() > max {
+        return Err(format!("{what} must be at most {max} characters"));
+    }
+    Ok(normalised)
 }
 
 /// Trimmed, lower-cased, 1..=32 characters, NFC, visible, no control characters.
@@ -63,7 +69,8 @@ impl Mood {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let mood = parse_label(raw, MAX_MOOD_CHARS, "mood")
             .map_err(|message| message.trim_start_matches("mood ").to_owned())?;
-        Ok(Self(mood.to_lowercase()))
+        // Lower-casing can add letters (`İ` is `i̇`); stored in NFC again.
+        Ok(Self(mood.to_lowercase().nfc().collect()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -307,6 +314,19 @@ mod tests {
         assert!(Note::parse(&format!("{long}\u{0}")).is_err());
         assert!(Note::parse(&format!("{long}\u{1b}[31m")).is_err());
         assert!(Note::parse(&format!("{long}\ttab\r\nnext line")).is_ok());
+    }
+
+    #[test]
+    fn a_mood_that_grows_past_32_characters_when_normalised_is_rejected() {
+        assert!(
+            Mood::parse(&"\u{0958}".repeat(32)).is_err(),
+            "NFC decomposes it"
+        );
+        assert!(
+            Mood::parse(&"\u{0130}".repeat(32)).is_err(),
+            "lower case is longer"
+        );
+        assert!(Mood::parse(&"\u{0130}".repeat(16)).is_ok());
     }
 
     #[test]

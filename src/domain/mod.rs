@@ -11,8 +11,8 @@ mod week;
 pub use account::{Account, Credentials};
 pub use credentials::{lookup_email, parse_registration, Email, Password, MAX_PASSWORD_BYTES};
 pub use entry::{
-    required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry, Note, Tags,
-    MIN_NOTE_CHARS,
+    is_invisible, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry,
+    Note, Tags, MIN_NOTE_CHARS,
 };
 pub use list_query::{Cursor, ListQuery};
 pub use week::WeekQuery;

@@ -24,6 +24,9 @@ pub struct ProtocolErrors<IO> {
     /// A replacement being written, how much of it is out, and the length of
     /// the original write it stands for.
     replacing: Option<(Bytes, usize, usize)>,
+    /// The last write went out whole, so the next one starts a new message. After
+    /// a partial write hyper resumes mid-message, which is never inspected.
+    at_message_start: bool,
 }
 
 impl<IO> ProtocolErrors<IO> {
@@ -32,11 +35,13 @@ impl<IO> ProtocolErrors<IO> {
             inner,
             render,
             replacing: None,
+            at_message_start: true,
         }
     }
 }
 
-/// The status of an answer hyper wrote itself, if `head` is one.
+/// The status of an answer hyper wrote itself, if `head` is one: a 4xx head without
+/// our request id, with no body, ending exactly where the write ends.
 fn hyper_error_status(head: &[u8]) -> Option<StatusCode> {
     let rest = head
         .strip_prefix(b"HTTP/1.1 ")
@@ -46,10 +51,17 @@ fn hyper_error_status(head: &[u8]) -> Option<StatusCode> {
         return None;
     }
     let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let ours = head[..end]
-        .split(|b| *b == b'\n')
-        .any(|line| line.len() > 13 && line[..13].eq_ignore_ascii_case(b"x-request-id:"));
-    (!ours).then_some(status)
+    if end + 4 != head.len() {
+        return None;
+    }
+    let lines = || head[..end].split(|b| *b == b'\n');
+    let has = |name: &[u8]| {
+        lines()
+            .any(|line| line.len() >= name.len() && line[..name.len()].eq_ignore_ascii_case(name))
+    };
+    let empty_body =
+        lines().any(|line| line.trim_ascii().eq_ignore_ascii_case(b"content-length: 0"));
+    (!has(b"x-request-id:") && empty_body).then_some(status)
 }
 
 impl<IO: AsyncWrite + Unpin> ProtocolErrors<IO> {
@@ -89,9 +101,17 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for ProtocolErrors<IO> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.replacing.is_none() {
-            match hyper_error_status(buf) {
+            let status = this
+                .at_message_start
+                .then(|| hyper_error_status(buf))
+                .flatten();
+            match status {
                 Some(status) => this.replacing = Some(((this.render)(status), 0, buf.len())),
-                None => return Pin::new(&mut this.inner).poll_write(cx, buf),
+                None => {
+                    let written = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+                    this.at_message_start = written == buf.len();
+                    return Poll::Ready(Ok(written));
+                }
             }
         }
         this.drive_replacement(cx)
@@ -104,13 +124,22 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for ProtocolErrors<IO> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.replacing.is_none() {
-            let first = bufs.iter().find(|b| !b.is_empty());
-            match first.and_then(|head| hyper_error_status(head)) {
-                Some(status) => {
-                    let total = bufs.iter().map(|b| b.len()).sum();
-                    this.replacing = Some(((this.render)(status), 0, total));
+            let total: usize = bufs.iter().map(|b| b.len()).sum();
+            let mut non_empty = bufs.iter().filter(|b| !b.is_empty());
+            let only = match (non_empty.next(), non_empty.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            };
+            let status = only
+                .filter(|_| this.at_message_start)
+                .and_then(|head| hyper_error_status(head));
+            match status {
+                Some(status) => this.replacing = Some(((this.render)(status), 0, total)),
+                None => {
+                    let written = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+                    this.at_message_start = written == total;
+                    return Poll::Ready(Ok(written));
                 }
-                None => return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
             }
         }
         this.drive_replacement(cx)
@@ -141,8 +170,16 @@ mod tests {
             hyper_error_status(hyper),
             Some(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
         );
-        let ours = b"HTTP/1.1 404 Not Found\r\nx-request-id: 1\r\ncontent-length: 2\r\n\r\n{}";
+        let ours = b"HTTP/1.1 404 Not Found\r\nx-request-id: 1\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(hyper_error_status(ours), None);
+        let with_body = b"HTTP/1.1 404 x\r\ncontent-length: 0\r\n\r\n{\"more\": 1}";
+        assert_eq!(
+            hyper_error_status(with_body),
+            None,
+            "a head must end the write"
+        );
+        let note_text = b"HTTP/1.1 404 x\r\n\r\n";
+        assert_eq!(hyper_error_status(note_text), None, "no content-length: 0");
         let success = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
         assert_eq!(hyper_error_status(success), None);
         assert_eq!(hyper_error_status(b"{\"entries\":[]}"), None);

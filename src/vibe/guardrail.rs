@@ -14,117 +14,499 @@ use unicode_normalization::UnicodeNormalization;
 pub const DISCLAIMER: &str =
     "If you're feeling unsafe or overwhelmed, please consider reaching out to someone you trust or a local support service.";
 
-/// Each phrase is words separated by spaces; `a|b` lists alternatives and a
-/// trailing `*` matches any word starting with the stem.
-const PHRASES: &[&str] = &[
+/// Patterns over normalised words (lower case, no diacritics, no apostrophes):
+/// words separated by spaces; `a|b` lists alternatives; `stem*` matches words that
+/// start with the stem (used only where no everyday word starts that way); `verb+`
+/// matches the verb's forms (`jump+`: jump, jumps, jumped, jumping); `~N` allows up
+/// to N other words before the next part. Words match whole, never inside longer
+/// words, and nothing after a match can undo it (negation never silences it).
+const PATTERNS: &[&str] = &[
+    // Explicit statements.
     "suicid*",
+    "sucid*",
     "suizid*",
-    "kill|killing|killed myself|meself",
-    "kill|killing my self",
+    "kill+|kil ~1 myself|meself|myslef|my_self",
+    "overdosing|overdosed",
+    "an|my overdose",
+    "overdose on",
+    "hang+|hung|shoot|shooting|shot|drown+|poison+|strangl* myself",
+    "wish ~3 wasnt|werent|not ~1 alive|here|born",
     "killmyself",
-    "end|ending|ended my|this life",
-    "end|ending|ended it all",
-    "take|taking my own life",
-    "take|taking my life",
-    "self harm*",
-    "selfharm*",
-    "self injur*",
-    "selfinjur*",
-    "harm|harming|hurt|hurting|cut|cutting|injure|injuring|burn|burning myself",
-    "want|wanted|wanting|going to die",
-    "wanna die",
-    "want|wanted|wanting to be dead",
+    "wanna|gonna|want_to|going_to|should|just kms|kys",
+    "end+ my|own ~1 life",
+    "end+ it ~1 all",
+    "end+ it|things ~3 tonight|today|soon|forever|now|already|for_good|this_time",
+    "gonna|going|want|wanna|need|ready ~2 end_it",
+    "take+|took ~1 my_own_life|my_life",
+    "want+|wanna|wnat|wish ~3 die|dead|died|dying",
     "ready to die",
-    "wish|wished i|id was|were dead",
-    "wish|wished i|id could be dead",
-    "wish|wished i|id could die",
-    "wish|wished i|id never woke up",
-    "wish|wished i|id wasnt|werent alive|born",
-    "wish|wished i|id was|were not alive|born",
-    "never been born",
-    "dont|didnt|not want|wanna to live|exist",
-    "dont|didnt|not wanna live|exist",
-    "dont|didnt|not want to be alive",
-    "no longer want to live|exist",
-    "no longer want to be alive",
-    "no reason to live",
+    "just die",
+    "die already",
+    "thoughts of dying|death|suicide",
+    "think+ about|of dying|death",
+    "wish ~4 dead|die|died",
+    "done with life|living",
+    "dont|didnt|not|never|no_longer ~2 want|wanna ~2 live|exist|alive",
+    "dont|didnt|not|no_longer ~2 want|wanna ~2 be ~1 alive|here|around",
+    "no reason to live|stay|go_on|keep_going",
     "nothing to live for",
     "not worth living",
+    "cant go on",
+    "cant do this ~1 anymore",
+    "want out",
+    "urge to end|die|cut",
     "better off dead",
-    "better off without me",
-    "hang|hanging|shoot|shooting|drown|drowning|poison|poisoning myself",
-    "overdos*",
-    "slit|slitting my wrists|wrist|throat",
-    "jump|jumping off a|the bridge|building|roof",
-    "cant go on living",
+    "wish ~3 courage",
+    // Passive wishes.
+    "not|never|wouldnt|didnt|dont|hadnt ~3 wake|woke|waking|woken ~2 up",
+    "never ~3 wake|open ~3 again|up",
+    "stop waking",
+    "point of waking",
+    "keep waking",
+    "sleep|asleep ~2 forever",
+    "sleep ~3 not ~2 come_back|wake",
+    "disappear+|vanish+|fade ~5 forever|for_good|never|permanently|trace|away_and",
+    "stop existing",
+    "stop being a person",
+    "not ~1 exist",
+    "tired of existing|living|life",
+    "tired of being ~1 alive",
+    "never ~2 been born",
+    "never ~1 born",
+    "was i ~1 born",
+    "why ~3 born",
+    "live or die",
+    "died in my sleep",
+    "stop breathing",
+    "car|bus|truck|train|plane ~4 hit_me|crash+|goes_down|derail+",
+    "hit_me ~3 stop",
+    "truck|car|bus ~3 wouldnt_stop",
+    "should have been me",
+    "have been me",
+    "illness ~4 takes_me|take_me",
+    "let it take me",
+    "my life to end",
+    "being alive is|feels",
+    "not be here|there ~1 anymore",
+    "not here anymore",
+    "wasnt|werent|not here tomorrow",
+    "wasnt in it",
+    "something terminal",
+    "swallow me ~3 keep",
+    "hit pause ~4 permanently|forever",
+    "to stop ~1 permanently|forever",
+    "wish it would ~1 end|stop",
+    "want it ~2 over",
+    "slip under ~3 stay",
+    "happened to me ~8 mind",
+    "wouldnt|would_not|dont ~2 mind ~6 with_me|died|dead|gone",
+    "when im dead|gone",
+    "after im gone|dead",
+    "after i am gone",
+    "not be around",
+    "wont be around|here",
+    "a car would",
+    // Burden.
+    "better off ~5 without_me|if_i|if_im|without_having",
+    "without me ~4 better|happier|easier|lighter|relieved|fine|okay",
+    "happier|easier|lighter|relieved|better|fine|okay|kinder|relax ~6 without_me|if_i",
+    "relieved ~4 if_i|not_to",
+    "if i ~1 were|was|wasnt|werent ~2 gone|dead|around|here|there|in_the_picture",
+    "if i ~1 disappeared|died|disappear|had_never_existed|never_existed|didnt_exist",
+    "a|this burden",
+    "burden on|to",
+    "dead weight",
+    "waste of space",
+    "a weight on",
+    "constant drain",
+    "nobody|no_one ~3 miss me",
+    "nobody|no_one ~4 notice ~3 gone",
+    "world ~4 without me",
+    "without me in it",
+    "being their problem",
+    "w o me",
+    "wo me",
+    "easier|better|lighter|happier ~3 for_them|for_everyone ~2 without",
+    "never showed up again",
+    "get their lives back",
+    "better raised",
+    "with a mum|mom|dad|mother|father who isnt",
+    "tiptoe around me",
+    "ruining everyones life|lives",
+    "by being in it",
+    "in everyones way",
+    "look after me anymore",
+    "if she|he|they didnt have to ~2 look_after_me|deal_with_me",
+    "lives harder",
+    "everyones lives",
+    "too much for everyone",
+    // Methods and places.
+    "count+ my|the pills|tablets|them",
+    "pills|tablets ~6 enough|at_once|all_of_them",
+    "pills|tablets ~3 again",
+    "saved|saving|stockpil*|hoard*|stash*|collect+|hid|hiding ~5 pills|tablets|medication|antidepressants|insulin|paracetamol|prescriptions|meds",
+    "how many ~3 pills|tablets",
+    "take|swallow+ ~3 everything|all ~3 cabinet|pills|tablets|at_once",
+    "everything in the medicine cabinet",
+    "jump+ ~6 bridge|roof|ledge|balcony|building|window|floor|cliff|garage|car_park|it",
+    "jump+ from|off ~4 top",
+    "step+ ~4 in_front|off_the_platform|off_the_balcony|forward|out_in_front",
+    "stepping off the balcony",
+    "in front of ~2 train|bus|car|truck",
+    "rope ~6 hold|garage",
+    "bought rope",
+    "noose",
+    "razor ~4 for_the_bad|pencil|hide|hiding",
+    "wasnt for shaving",
+    "gun ~4 drawer",
+    "rifle ~5 look",
+    "railing ~4 stood|balcony",
+    "stood on ~3 railing|bridge|edge|ledge",
+    "over the edge",
+    "edge of the platform|cliff|roof",
+    "ledge ~4 calling|sat|legs",
+    "on the ledge",
+    "beam ~4 hold",
+    "walk+ into the sea|water|river|lake",
+    "drive+|driving|turning|turn ~6 into ~2 wall|tree",
+    "engine running",
+    "tallest bridges",
+    "stared down at",
+    "how high ~3 bridge|fall",
+    "fall would",
+    "a way out",
+    "one step forward",
+    "leaned forward",
+    "fence is broken",
+    "top floor ~4 looked",
+    "roof ~6 open_at_night",
+    "checked ~3 roof|bridge|ledge",
+    "i checked",
+    // Plans and preparations.
+    "goodbye|farewell ~1 letter|letters|note|notes|message",
+    "said|saying|say ~1 my ~1 goodbyes",
+    "was goodbye",
+    "made up my mind",
+    "gave away my",
+    "gave|giving ~3 my ~1 cat|dog|plants|guitar|books|ring|fish",
+    "take|look_after ~3 the_cat|my_cat|my_dog ~6 anything_happens|moving",
+    "if anything happens to me",
+    "wont be needing",
+    "wont be around",
+    "over soon",
+    "a plan ~3 date|now",
+    "picked the date|spot",
+    "decided ~3 going_to_be|how",
+    "decided it",
+    "how im going to do it",
+    "ill do it",
+    "im going ~3 end_it|do_it",
+    "going to do it ~3 birthday|when|after",
+    "my|the note ~5 envelope|desk|pillow|find",
+    "written my note",
+    "the letter for my",
+    "last entry",
+    "the last time",
+    "last week so",
+    "everyone once more",
+    "after im|i_am ~1 gone|not_here",
+    "find it afterwards",
+    "listen to afterwards",
+    "loose ends",
+    "settled everything",
+    "who gets what",
+    "instructions for the funeral",
+    "my funeral",
+    "life insurance",
+    "almost time",
+    "then its done",
+    "ill be gone",
+    "everything ready",
+    "last thing i needed",
+    "how and where",
+    "worked out the details",
+    "wont be around for",
+    "nobody is left hanging",
+    "inherits my debt",
+    "tidy for them",
+    "deleting my messages",
+    "deleted my social media",
+    "thanks for everything",
+    "voice message ~5 afterwards",
+    "the plan is done",
+    "said goodbye ~6 goodbye",
+    "step by step",
+    // Self-injury: the first person and the body, or the words themselves.
+    "self ~1 harm|harmed|harming|harms|injury|injure|injured|injuring",
+    "selfharm|selfharming|selfharmed|selfharms|selfharmer",
+    "selfinjury|selfinjuring|selfinjured|selfinjure|selfinjurious",
+    "cut+|burn+|burnt|hurt+|harm+|hit+|punch+|scratch+|bit|bite|pinch+|starv+|punish+ myself|me_in|my_self",
+    "myself ~4 on purpose",
+    "on purpose ~6 arm|skin|wrist|hand|fingertips|head|burn|burned|cut|feel",
+    "arm|skin|wrist|thigh|hand|fingertips|head ~6 on_purpose",
+    "not by accident",
+    "cut+ ~1 again|deeper|myself",
+    "cut+ ~1 my ~1 hip|thigh|thighs|arm|arms|wrist|wrists|skin|legs|leg|ankle",
+    "i cut|burned|scratched ~1 again|myself|my_arm|my_legs",
+    "cuts ~3 on_my|arms|thighs|thigh|ankle",
+    "the cuts",
+    "my cuts",
+    "old cuts",
+    "my scars",
+    "the scars",
+    "scratch+ ~4 bled|bleed|raw|blood",
+    "scratches ~4 cat",
+    "until ~3 bled|bleed|bleeds|purple|broke_the_skin|stars|split|burns",
+    "so hard it bled",
+    "bang+|bash+|smash+|hit+|slam+ ~4 head|fist|hand|face",
+    "punch+ ~3 wall|myself|thigh",
+    "carv+ ~4 into|arm|forearm|thigh|skin|line",
+    "into my arm|thigh|skin|forearm|wrist",
+    "took the blade",
+    "the blade from",
+    "relaps+",
+    "days|weeks|months clean",
+    "without self",
+    "clean gone",
+    "burns i gave",
+    "i deserved",
+    "cigarette on my",
+    "hot spoon",
+    "rubber band ~4 wrist",
+    "pulling out my hair",
+    "against the wall|door|mirror|steering",
+    "lighter ~4 arm|on_purpose",
+    "razor in my",
+    "hide|hiding my razor",
+    "my razor",
+    "lied to the nurse",
+    "hurt myself",
+    "ice on my skin",
+    // German.
+    "will|mochte|mochte ~2 nicht mehr leben",
+    "nicht mehr leben",
+    "will|mochte ~1 sterben",
+    "sterben wollen",
+    "mich umbringen",
+    "nicht mehr aufwachen",
+    "nie geboren",
+    "besser dran ohne mich",
+    "ohne mich ~3 besser",
+    "last fur alle",
+    "nur eine last",
+    "erleichtert ~4 nicht_mehr_da",
+    "nicht mehr da ware",
+    "tabletten ~4 gezahlt|gesammelt|sammle",
+    "daran gedacht zu springen",
+    "brucke ~6 springen",
+    "abschiedsbrief*",
+    "so weit",
+    "geritzt",
+    "ritze mich",
+    "mich ritzen",
+    "absichtlich ~5 verbrannt|geschnitten|geritzt",
+    "verbrannt ~4 absichtlich",
+    // Spanish.
     "quiero morir*",
     "quiero matarme",
-    "ich will sterben",
-    "ich will nicht mehr leben",
+    "matarme",
+    "suicidarme",
+    "ojala no despertara",
+    "no despertar",
+    "desaparecer para siempre",
+    "estaria|estarian|serian ~2 mejor sin mi",
+    "mejor sin mi",
+    "una carga",
+    "si yo no estuviera",
+    "guardando pastillas",
+    "tirarme",
+    "cartas|carta de despedida",
+    "lo voy a hacer",
+    "me volvi a cortar",
+    "cortarme",
+    "me corte",
+    "me queme ~4 proposito",
+    "me da igual vivir",
+    // French.
     "je veux mourir",
-    "me matar",
+    "envie de mourir",
+    "me tuer",
+    "ne jamais me reveiller",
+    "jamais me reveiller",
+    "disparaitre pour toujours",
+    "vivre ou de mourir",
+    "mieux sans moi",
+    "un fardeau",
+    "netais plus la",
+    "compte mes medicaments",
+    "medicaments ~4 assez",
+    "me jeter",
+    "lettre|lettres dadieu",
+    "cest decide",
+    "bientot fini",
+    "scarifie*",
+    "frappe la tete",
+    // Portuguese.
     "quero morrer",
+    "me matar",
+    "nunca mais acordar",
+    "nunca ter nascido",
+    "melhor sem mim",
+    "so um peso",
+    "se eu sumisse",
+    "juntando ~2 comprimidos",
+    "escondendo ~3 comprimidos",
+    "pular da ponte",
+    "cartas de despedida",
+    "decidi como",
+    "me cortei",
+    "queimei ~4 proposito",
+    // Polish.
     "chce umrzec",
-    "chce umrzeć",
+    "nie chce zyc",
+    "zabic sie",
+    "zabije sie",
+    "samobojstw*",
+    "nigdy sie nie obudzic",
+    "sie nie obudzic",
+    "sie urodzil*",
+    "beze mnie",
+    "ciezarem",
+    "gdyby mnie ~2 nie bylo",
+    "zbieram tabletki",
+    "skoczyc",
+    "listy|list pozegnal*",
+    "to zrobie",
+    "sie pociel*",
+    "pocielam|pocielem",
+    "celowo ~4 przypalil*|pocial*|reke",
 ];
 
-struct Phrase {
-    words: Vec<Vec<WordPattern>>,
+/// One part of a pattern: the words it accepts and how many other words may come first.
+struct Part {
+    gap: usize,
+    words: Vec<WordPattern>,
 }
 
 enum WordPattern {
     Exact(String),
     Prefix(String),
+    /// Several words in a row (`for_good`).
+    Seq(Vec<String>),
 }
 
 impl WordPattern {
-    fn matches(&self, word: &str) -> bool {
+    /// How many words it matches at `at`, if it does.
+    fn matches_at(&self, words: &[String], at: usize) -> Option<usize> {
         match self {
-            Self::Exact(exact) => word == exact,
-            Self::Prefix(stem) => word.starts_with(stem.as_str()),
+            Self::Exact(exact) => (words.get(at)? == exact).then_some(1),
+            Self::Prefix(stem) => words.get(at)?.starts_with(stem.as_str()).then_some(1),
+            Self::Seq(seq) => {
+                let window = words.get(at..at + seq.len())?;
+                (window == seq.as_slice()).then_some(seq.len())
+            }
         }
     }
 }
 
-static COMPILED: LazyLock<Vec<Phrase>> = LazyLock::new(|| {
-    PHRASES
-        .iter()
-        .map(|phrase| Phrase {
-            words: phrase
-                .split(' ')
-                .map(|slot| {
-                    slot.split('|')
-                        .map(|alt| match alt.strip_suffix('*') {
-                            Some(stem) => WordPattern::Prefix(stem.to_owned()),
-                            None => WordPattern::Exact(alt.to_owned()),
-                        })
+/// The forms a `verb+` names: jump, jumps, jumped, jumping; cut, cuts, cutting;
+/// scratch, scratches, scratched; stop, stopped, stopping.
+fn verb_forms(base: &str) -> Vec<String> {
+    let mut forms = vec![
+        base.to_owned(),
+        format!("{base}s"),
+        format!("{base}es"),
+        format!("{base}ed"),
+        format!("{base}d"),
+        format!("{base}ing"),
+    ];
+    if let Some(stem) = base.strip_suffix('e') {
+        forms.push(format!("{stem}ing"));
+    }
+    if let Some(last) = base.chars().last() {
+        if !"aeiouwy".contains(last) {
+            forms.push(format!("{base}{last}ed"));
+            forms.push(format!("{base}{last}ing"));
+        }
+    }
+    if let Some(stem) = base.strip_suffix('y') {
+        forms.push(format!("{stem}ied"));
+        forms.push(format!("{stem}ies"));
+    }
+    forms
+}
+
+fn compile(pattern: &str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut gap = 0;
+    for token in pattern.split(' ').filter(|t| !t.is_empty()) {
+        if let Some(n) = token.strip_prefix('~') {
+            gap = n.parse().unwrap_or(0);
+            continue;
+        }
+        let words = token
+            .split('|')
+            .flat_map(|alt| {
+                if alt.contains('_') {
+                    vec![WordPattern::Seq(
+                        alt.split('_').map(str::to_owned).collect(),
+                    )]
+                } else if let Some(stem) = alt.strip_suffix('*') {
+                    vec![WordPattern::Prefix(stem.to_owned())]
+                } else if let Some(base) = alt.strip_suffix('+') {
+                    verb_forms(base)
+                        .into_iter()
+                        .map(WordPattern::Exact)
                         .collect()
-                })
-                .collect(),
-        })
-        .collect()
-});
+                } else {
+                    vec![WordPattern::Exact(alt.to_owned())]
+                }
+            })
+            .collect();
+        parts.push(Part { gap, words });
+        gap = 0;
+    }
+    parts
+}
+
+static COMPILED: LazyLock<Vec<Vec<Part>>> =
+    LazyLock::new(|| PATTERNS.iter().map(|p| compile(p)).collect());
 
 /// Whether the text holds crisis language.
 pub fn is_crisis(text: &str) -> bool {
     let normalised = normalise(text);
     word_views(&normalised)
         .iter()
-        .any(|words| COMPILED.iter().any(|phrase| phrase_in(phrase, words)))
+        .any(|words| COMPILED.iter().any(|parts| pattern_in(parts, words)))
 }
 
-fn phrase_in(phrase: &Phrase, words: &[String]) -> bool {
-    let len = phrase.words.len();
-    len <= words.len()
-        && words.windows(len).any(|window| {
-            window
-                .iter()
-                .zip(&phrase.words)
-                .all(|(word, alternatives)| alternatives.iter().any(|alt| alt.matches(word)))
+fn pattern_in(parts: &[Part], words: &[String]) -> bool {
+    !parts.is_empty() && (0..words.len()).any(|start| part_at(parts, words, start, start))
+}
+
+/// `parts[0]` matches somewhere in `from..=last` and the rest follow it.
+fn part_at(parts: &[Part], words: &[String], from: usize, last: usize) -> bool {
+    let Some(part) = parts.first() else {
+        return true;
+    };
+    (from..=last.min(words.len().saturating_sub(1))).any(|at| {
+        part.words.iter().any(|w| {
+            w.matches_at(words, at).is_some_and(|len| {
+                let next = at + len;
+                match parts.get(1) {
+                    None => true,
+                    Some(following) => {
+                        next < words.len()
+                            && part_at(&parts[1..], words, next, next + following.gap)
+                    }
+                }
+            })
         })
+    })
 }
 
-/// NFKC, lower case, no zero-width characters, no apostrophes ("don't" is "dont").
+/// NFKC, lower case, diacritics and zero-width characters dropped, apostrophes
+/// dropped ("don't" is "dont", "j'aimerais" is "jaimerais").
 fn normalise(text: &str) -> String {
     text.nfkc()
         .flat_map(char::to_lowercase)
@@ -135,7 +517,19 @@ fn normalise(text: &str) -> String {
             )
         })
         .filter(|c| !matches!(c, '\'' | '’' | '‘' | '`' | '´' | 'ʼ'))
-        .collect()
+        .collect::<String>()
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| match c {
+            'ł' => 'l',
+            'ø' => 'o',
+            'đ' => 'd',
+            _ => c,
+        })
+        .collect::<String>()
+        .replace('ß', "ss")
+        .replace('æ', "ae")
+        .replace('œ', "oe")
 }
 
 /// The three ways of reading words out of normalised text.
@@ -334,6 +728,85 @@ mod tests {
             .collect();
         assert!(fired.is_empty(), "fired: {fired:?}");
         assert!(EVERYDAY.len() >= 40);
+    }
+
+    /// `(kind, lang, text)` lines of a corpus file in `fixtures/guardrail/`.
+    fn corpus(name: &str) -> Vec<(String, String, String)> {
+        let path = format!("{}/fixtures/guardrail/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let mut fields = line.splitn(3, '\t');
+                let mut next = || fields.next().unwrap_or_default().to_owned();
+                (next(), next(), next())
+            })
+            .collect()
+    }
+
+    /// Rates by kind: (kind, hits, total); prints the lines that went the wrong way.
+    fn rates(lines: &[(String, String, String)], want_crisis: bool) -> Vec<(String, usize, usize)> {
+        let mut by_kind: std::collections::BTreeMap<String, (usize, usize)> = Default::default();
+        for (kind, lang, text) in lines {
+            let right = is_crisis(text) == want_crisis;
+            let entry = by_kind.entry(kind.clone()).or_default();
+            entry.0 += usize::from(right);
+            entry.1 += 1;
+            if !right {
+                println!(
+                    "  {} [{kind}/{lang}] {text}",
+                    if want_crisis { "MISSED" } else { "FIRED " }
+                );
+            }
+        }
+        by_kind.into_iter().map(|(k, (h, t))| (k, h, t)).collect()
+    }
+
+    fn report(title: &str, rates: &[(String, usize, usize)]) -> f64 {
+        let hits: usize = rates.iter().map(|r| r.1).sum();
+        let total: usize = rates.iter().map(|r| r.2).sum();
+        let rate = 100.0 * hits as f64 / total.max(1) as f64;
+        println!("{title}: {hits}/{total} = {rate:.1}%");
+        for (kind, h, t) in rates {
+            println!(
+                "  {kind:<18} {h:>4}/{t:<4} {:.1}%",
+                100.0 * *h as f64 / (*t).max(1) as f64
+            );
+        }
+        rate
+    }
+
+    #[test]
+    fn the_labelled_corpus_is_caught_and_everyday_notes_are_left_alone() {
+        let crisis = corpus("crisis.tsv");
+        let everyday = corpus("everyday.tsv");
+        assert!(crisis.len() >= 300 && everyday.len() >= 300);
+        assert!(crisis.iter().filter(|(_, lang, _)| lang != "en").count() >= 40);
+        let recall = report("crisis notes caught", &rates(&crisis, true));
+        let untouched = report("everyday notes untouched", &rates(&everyday, false));
+        assert!(recall >= 97.0, "recall {recall:.1}% < 97%");
+        assert!(untouched >= 97.0, "untouched {untouched:.1}% < 97%");
+    }
+
+    #[test]
+    fn whole_words_gaps_forms_and_the_first_person_decide() {
+        assert!(!is_crisis(
+            "Loved the new yoga class called Self-harmony tonight"
+        ));
+        assert!(!is_crisis(
+            "I nicked my finger cooking, a plaster and back to the stew"
+        ));
+        assert!(is_crisis("I cut myself again"));
+        for note in [
+            "they would all be better off, honestly, without me",
+            "I keep thinking about jumping off the old railway bridge",
+            "I jumped from the roof in my dreams and wanted it real",
+            "some nights I hope I never actually wake up",
+            "I am not suicidal",
+        ] {
+            assert!(is_crisis(note), "{note}");
+        }
     }
 
     #[test]

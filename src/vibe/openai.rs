@@ -177,7 +177,10 @@ impl OpenAiBackend {
                 }
             };
             attempt += 1;
-            if attempt > MAX_RETRIES || Instant::now() + wait >= deadline {
+            let too_late = Instant::now()
+                .checked_add(wait)
+                .is_none_or(|retry_at| retry_at >= deadline);
+            if attempt > MAX_RETRIES || too_late {
                 return Err(BackendError::Unusable("retries exhausted"));
             }
             tokio::time::sleep(wait).await;
@@ -200,7 +203,11 @@ fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
         .parse::<f64>()
         .ok()
         .filter(|s| *s >= 0.0 && s.is_finite())
-        .map(Duration::from_secs_f64)
+        // Anything longer than a day is as good as never; it also keeps the
+        // arithmetic below from overflowing on absurd values.
+        .map(|s| {
+            Duration::try_from_secs_f64(s.min(86_400.0)).unwrap_or(Duration::from_secs(86_400))
+        })
 }
 
 pub(super) async fn read_limited(body: hyper::body::Incoming) -> Result<Bytes, BackendError> {

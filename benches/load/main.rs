@@ -23,7 +23,7 @@ pub const CONNECTIONS: usize = 64;
 struct Options {
     duration: Duration,
     quick: bool,
-    /// Run only the parts whose name contains this (cold, reads, writes, mixed, storm, flood, flat).
+    /// Run only the parts whose name contains this (guardrail, cold, reads, writes, mixed, storm, flood, flat).
     only: Option<String>,
 }
 
@@ -55,6 +55,54 @@ fn options() -> Options {
     }
 }
 
+/// `serene::vibe::guardrail::is_crisis` over every note of `fixtures/guardrail/`,
+/// many times: mean and slowest time per note.
+fn guardrail_time_per_note() -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/guardrail");
+    let notes: Vec<String> = ["crisis.tsv", "everyday.tsv"]
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(format!("{dir}/{file}"))
+                .expect("corpus")
+                .lines()
+                .filter_map(|line| line.splitn(3, '\t').nth(2).map(str::to_owned))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let rounds = 50;
+    // The patterns are compiled on first use; that is start-up, not a note's cost.
+    let _ = serene::vibe::guardrail::is_crisis("warm up");
+    let mut per_note: Vec<Duration> = Vec::with_capacity(rounds * notes.len());
+    let started = Instant::now();
+    let mut fired = 0;
+    for _ in 0..rounds {
+        for note in &notes {
+            let one = Instant::now();
+            fired += usize::from(serene::vibe::guardrail::is_crisis(std::hint::black_box(
+                note,
+            )));
+            per_note.push(one.elapsed());
+        }
+    }
+    let mean = started.elapsed() / (rounds * notes.len()) as u32;
+    per_note.sort();
+    let p99 = per_note[per_note.len() * 99 / 100];
+    let slowest = per_note.last().copied().unwrap_or_default();
+    let long_note: String = notes.join(" ").chars().take(10_000).collect();
+    let long_started = Instant::now();
+    let _ = serene::vibe::guardrail::is_crisis(std::hint::black_box(&long_note));
+    let long = long_started.elapsed();
+    format!(
+        "guardrail per note over {} corpus notes x {rounds}: mean {:.1} us, p99 {:.1} us, slowest {:.1} us; a 10,000-character note {:.1} us (target well under 1 ms; {} fired)",
+        notes.len(),
+        mean.as_secs_f64() * 1e6,
+        p99.as_secs_f64() * 1e6,
+        slowest.as_secs_f64() * 1e6,
+        long.as_secs_f64() * 1e6,
+        fired / rounds,
+    )
+}
+
 #[tokio::main]
 async fn main() {
     let options = options();
@@ -70,6 +118,11 @@ async fn main() {
             entries_per_user: 200,
         }
     };
+
+    if options.runs("guardrail") {
+        eprintln!("== guardrail time per note over the labelled corpus");
+        report.note(true, guardrail_time_per_note());
+    }
 
     let dir = tempfile::tempdir().expect("temp dir");
     eprintln!("== cold start on a fresh database");

@@ -7,6 +7,7 @@
 //! inside words removed (`sui-cide`, `self.harm`), and with runs of single letters
 //! joined (`s u i c i d e`). Phrases then match whole words in any of them.
 
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use unicode_normalization::UnicodeNormalization;
@@ -397,13 +398,17 @@ enum WordPattern {
 
 impl WordPattern {
     /// How many words it matches at `at`, if it does.
-    fn matches_at(&self, words: &[String], at: usize) -> Option<usize> {
+    fn matches_at(&self, words: &[&str], at: usize) -> Option<usize> {
         match self {
-            Self::Exact(exact) => (words.get(at)? == exact).then_some(1),
+            Self::Exact(exact) => (*words.get(at)? == exact).then_some(1),
             Self::Prefix(stem) => words.get(at)?.starts_with(stem.as_str()).then_some(1),
             Self::Seq(seq) => {
                 let window = words.get(at..at + seq.len())?;
-                (window == seq.as_slice()).then_some(seq.len())
+                window
+                    .iter()
+                    .zip(seq)
+                    .all(|(word, expected)| word == expected)
+                    .then_some(seq.len())
             }
         }
     }
@@ -469,23 +474,86 @@ fn compile(pattern: &str) -> Vec<Part> {
     parts
 }
 
-static COMPILED: LazyLock<Vec<Vec<Part>>> =
-    LazyLock::new(|| PATTERNS.iter().map(|p| compile(p)).collect());
-
-/// Whether the text holds crisis language.
-pub fn is_crisis(text: &str) -> bool {
-    let normalised = normalise(text);
-    word_views(&normalised)
-        .iter()
-        .any(|words| COMPILED.iter().any(|parts| pattern_in(parts, words)))
+/// The patterns, and which of them can start at a given word: looked up by the
+/// word itself, so each word of a note is tried against a handful of patterns,
+/// not all of them.
+struct Compiled {
+    patterns: Vec<Vec<Part>>,
+    by_first_word: HashMap<String, Vec<usize>>,
+    by_first_stem: Vec<(String, usize)>,
 }
 
-fn pattern_in(parts: &[Part], words: &[String]) -> bool {
-    !parts.is_empty() && (0..words.len()).any(|start| part_at(parts, words, start, start))
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| {
+    let patterns: Vec<Vec<Part>> = PATTERNS.iter().map(|p| compile(p)).collect();
+    let mut by_first_word: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_first_stem = Vec::new();
+    for (index, parts) in patterns.iter().enumerate() {
+        for alternative in parts
+            .first()
+            .map(|p| p.words.as_slice())
+            .unwrap_or_default()
+        {
+            match alternative {
+                WordPattern::Exact(word) => {
+                    by_first_word.entry(word.clone()).or_default().push(index)
+                }
+                WordPattern::Seq(words) => by_first_word
+                    .entry(words[0].clone())
+                    .or_default()
+                    .push(index),
+                WordPattern::Prefix(stem) => by_first_stem.push((stem.clone(), index)),
+            }
+        }
+    }
+    Compiled {
+        patterns,
+        by_first_word,
+        by_first_stem,
+    }
+});
+
+/// Whether the text holds crisis language. The words are read three ways (as
+/// written, with joiners inside words removed, with runs of single letters
+/// joined); the second and third only when they differ from the first.
+pub fn is_crisis(text: &str) -> bool {
+    let normalised = normalise(text);
+    let plain = split_words(&normalised);
+    if any_pattern_in(&plain) {
+        return true;
+    }
+    let joined_text = remove_joiners(&normalised);
+    if joined_text != normalised && any_pattern_in(&split_words(&joined_text)) {
+        return true;
+    }
+    match join_single_letters(&plain) {
+        Some(letters) => any_pattern_in(&letters.iter().map(String::as_str).collect::<Vec<_>>()),
+        None => false,
+    }
+}
+
+fn any_pattern_in(words: &[&str]) -> bool {
+    let compiled = &*COMPILED;
+    (0..words.len()).any(|start| {
+        let word = words[start];
+        let by_word = compiled
+            .by_first_word
+            .get(word)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let by_stem = compiled
+            .by_first_stem
+            .iter()
+            .filter(|(stem, _)| word.starts_with(stem.as_str()))
+            .map(|(_, index)| index);
+        by_word
+            .iter()
+            .chain(by_stem)
+            .any(|index| part_at(&compiled.patterns[*index], words, start, start))
+    })
 }
 
 /// `parts[0]` matches somewhere in `from..=last` and the rest follow it.
-fn part_at(parts: &[Part], words: &[String], from: usize, last: usize) -> bool {
+fn part_at(parts: &[Part], words: &[&str], from: usize, last: usize) -> bool {
     let Some(part) = parts.first() else {
         return true;
     };
@@ -508,6 +576,14 @@ fn part_at(parts: &[Part], words: &[String], from: usize, last: usize) -> bool {
 /// NFKC, lower case, diacritics and zero-width characters dropped, apostrophes
 /// dropped ("don't" is "dont", "j'aimerais" is "jaimerais").
 fn normalise(text: &str) -> String {
+    // Most notes are plain ASCII: nothing to compose, fold or strip but case and apostrophes.
+    if text.is_ascii() {
+        return text
+            .bytes()
+            .filter(|b| !matches!(b, b'\'' | b'`'))
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+    }
     text.nfkc()
         .flat_map(char::to_lowercase)
         .filter(|c| {
@@ -532,18 +608,9 @@ fn normalise(text: &str) -> String {
         .replace('œ', "oe")
 }
 
-/// The three ways of reading words out of normalised text.
-fn word_views(text: &str) -> [Vec<String>; 3] {
-    let plain = split_words(text);
-    let joined = split_words(&remove_joiners(text));
-    let letters_joined = join_single_letters(&plain);
-    [plain, joined, letters_joined]
-}
-
-fn split_words(text: &str) -> Vec<String> {
+fn split_words(text: &str) -> Vec<&str> {
     text.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .map(str::to_owned)
         .collect()
 }
 
@@ -564,7 +631,13 @@ fn remove_joiners(text: &str) -> String {
 }
 
 /// Runs of three or more one-letter words become one word: `s u i c i d e`.
-fn join_single_letters(words: &[String]) -> Vec<String> {
+/// `None` when there is no such run (the words read as they are).
+fn join_single_letters(words: &[&str]) -> Option<Vec<String>> {
+    let is_letter = |w: &&str| w.chars().count() == 1;
+    let has_run = words.windows(3).any(|three| three.iter().all(is_letter));
+    if !has_run {
+        return None;
+    }
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     let mut run: Vec<&str> = Vec::new();
     let flush = |run: &mut Vec<&str>, out: &mut Vec<String>| {
@@ -576,15 +649,15 @@ fn join_single_letters(words: &[String]) -> Vec<String> {
         run.clear();
     };
     for word in words {
-        if word.chars().count() == 1 {
+        if is_letter(word) {
             run.push(word);
         } else {
             flush(&mut run, &mut out);
-            out.push(word.clone());
+            out.push((*word).to_owned());
         }
     }
     flush(&mut run, &mut out);
-    out
+    Some(out)
 }
 
 #[cfg(test)]

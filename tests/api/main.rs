@@ -6,6 +6,7 @@ mod architecture;
 mod auth;
 mod data_ownership;
 mod entries;
+mod guard_model;
 mod helpers;
 mod http_errors;
 mod openapi;

@@ -2,10 +2,13 @@
 //! the answer is the contract's disclaimer. It errs towards firing: negation does
 //! not silence it, because a missed crisis costs far more than an unneeded disclaimer.
 //!
-//! Text is normalised (NFKC, lower case, apostrophes and zero-width characters
-//! dropped) and split into words in three ways: at every non-letter, with joiners
-//! inside words removed (`sui-cide`, `self.harm`), and with runs of single letters
-//! joined (`s u i c i d e`). Phrases then match whole words in any of them.
+//! Text is normalised (NFKC, lower case, diacritics, apostrophes and zero-width
+//! characters dropped) and split into words in up to three ways: at every
+//! non-letter, with joiners inside words removed (`sui-cide`, `self.harm`), and
+//! with runs of single letters joined (`s u i c i d e`). Patterns then match whole
+//! words with small gaps between their parts. Nothing after a match can undo it,
+//! so a prefix of a text that fires makes the whole text fire (the stream gate
+//! relies on that). Measured on `fixtures/guardrail/` (see the corpus test).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;

@@ -127,14 +127,23 @@ impl LlamaGuard {
     }
 }
 
-/// `safe`, or `unsafe` followed by the violated categories (`S1,S11`).
+/// `safe`, or `unsafe` followed by the violated categories (`S1,S11`). An `unsafe`
+/// without categories errs towards firing.
 fn parse_llama_guard(verdict: &str) -> Result<bool, BackendError> {
     let mut lines = verdict.trim().lines().map(str::trim);
     match lines.next().map(str::to_ascii_lowercase).as_deref() {
         Some("safe") => Ok(false),
-        Some("unsafe") => Ok(lines
-            .flat_map(|line| line.split(','))
-            .any(|category| category.trim().eq_ignore_ascii_case(LLAMA_GUARD_SELF_HARM))),
+        Some("unsafe") => {
+            let categories: Vec<&str> = lines
+                .flat_map(|line| line.split(','))
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            Ok(categories.is_empty()
+                || categories
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(LLAMA_GUARD_SELF_HARM)))
+        }
         _ => Err(BackendError::Unusable("unreadable Llama Guard verdict")),
     }
 }
@@ -163,6 +172,10 @@ mod tests {
             "other harms are not a crisis note"
         );
         assert!(!parse_llama_guard("unsafe\nS111").unwrap());
+        assert!(
+            parse_llama_guard("unsafe").unwrap(),
+            "no category: err towards firing"
+        );
         assert!(parse_llama_guard("I think this is fine").is_err());
         assert!(parse_llama_guard("").is_err());
     }

@@ -1,31 +1,27 @@
-//! The output check in front of a streamed reply: text reaches the client only
-//! after it has passed. The model's deltas are held until a sentence is complete;
-//! the sentences so far are then checked as the whole reply would be, and only
-//! then released, word by word. Unsafe text anywhere in what would be shown,
-//! a partial sentence included, stops the release at once; the two-sentence
-//! limit ends the reply early.
+//! The output check in front of a streamed reply: model text reaches the client
+//! only after it has passed. Deltas are held until a sentence is complete; the
+//! complete sentences are then checked as the whole reply would be, and only then
+//! released, word by word. Unsafe words in the first sentence, even before it is
+//! complete, stop the release for good; nothing is released past two sentences.
 //!
-//! Every released word is a prefix of `output::check` of the whole upstream
-//! reply, so the streamed and the plain endpoints end on the same answer.
+//! The gate only decides what may be shown early. The final answer is always
+//! `output::check` of the whole upstream reply, the same as the plain endpoint's;
+//! when the release stopped early, `done` carries the replacement.
 
 use super::output;
 
-/// What the pipeline does after feeding the gate.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Send these pieces (each a word with the white space before it), then go on.
-    Release(Vec<String>),
-    /// The reply is decided before the model has finished: `Some` is the checked
-    /// answer (the two-sentence limit was reached), `None` means replace it.
-    Decided(Option<String>),
-}
+/// Text kept beyond this many bytes is not needed to decide anything: the shown
+/// part is at most two sentences of 300 characters.
+const MAX_INSPECTED_BYTES: usize = 4 * 1024;
 
 #[derive(Default)]
 pub struct SentenceGate {
-    /// Everything the model sent so far.
+    /// Everything the model sent so far (inspected up to the limit above).
     text: String,
-    /// The prefix of the final answer already sent to the client.
+    /// The prefix of the answer already sent to the client.
     released: String,
+    /// Nothing more is released before the reply is complete.
+    stopped: bool,
 }
 
 impl SentenceGate {
@@ -33,28 +29,46 @@ impl SentenceGate {
         Self::default()
     }
 
-    /// Takes one delta from the model.
-    pub fn push(&mut self, delta: &str) -> Step {
+    /// Takes one delta; returns the pieces that may be shown now.
+    pub fn push(&mut self, delta: &str) -> Vec<String> {
+        if self.stopped {
+            return Vec::new();
+        }
         self.text.push_str(delta);
-        let shown = output::shown_part(&self.text);
-        if output::is_unsafe_prefix(shown.checked_text) {
-            return Step::Decided(None);
+        if self.text.len() > MAX_INSPECTED_BYTES {
+            self.stopped = true;
+            return Vec::new();
         }
-        if shown.complete_sentences == 0 {
-            return Step::Release(Vec::new());
+        // Quotes around the reply are the output check's to remove, as for the whole.
+        let text = self.text.as_str();
+        let (sentences, end) = output::complete_sentences(text);
+        if sentences == 0 {
+            // The first sentence is shown whatever follows it, so an unsafe word in
+            // it, or a length past the limit, already decides the answer.
+            if output::is_unsafe_prefix(text)
+                || text.trim().chars().count() > output::MAX_SHOWN_CHARS
+            {
+                self.stopped = true;
+            }
+            return Vec::new();
         }
-        let answer = match output::check(shown.complete_text) {
-            Some(answer) => answer,
-            None => return Step::Decided(None),
-        };
-        if shown.limit_reached {
-            return Step::Decided(Some(answer));
+        // Whether a second sentence is shown depends on its length, known only
+        // once it is complete: a partial second sentence is held, never judged.
+        let answer = output::check_complete_sentences(&text[..end]);
+        if sentences >= 2 {
+            self.stopped = true;
         }
-        Step::Release(self.release_up_to(&answer))
+        match answer {
+            Some(answer) => self.release_up_to(&answer),
+            None => {
+                self.stopped = true;
+                Vec::new()
+            }
+        }
     }
 
     /// The model has finished with `reply` (the whole text, which backends that do
-    /// not stream give only here). Returns the last pieces and the final answer.
+    /// not stream give only here). Returns the last pieces to show and the answer.
     pub fn finish(&mut self, reply: &str) -> (Vec<String>, Option<String>) {
         match output::check(reply) {
             Some(answer) => (self.release_up_to(&answer), Some(answer)),
@@ -63,9 +77,10 @@ impl SentenceGate {
     }
 
     /// The words of `answer` not yet released, if what was released is its prefix
-    /// (it always is; if not, nothing more is sent and `done` carries the answer).
+    /// (when not, nothing more is sent and `done` carries the answer).
     fn release_up_to(&mut self, answer: &str) -> Vec<String> {
         let Some(rest) = answer.strip_prefix(self.released.as_str()) else {
+            self.stopped = true;
             return Vec::new();
         };
         let pieces = words_with_leading_space(rest);
@@ -99,50 +114,37 @@ fn words_with_leading_space(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn feed(deltas: &[&str]) -> (Vec<String>, Option<Option<String>>) {
+    /// What a client sees: the released pieces, then the final answer.
+    fn stream(deltas: &[&str]) -> (String, Option<String>) {
         let mut gate = SentenceGate::new();
-        let mut sent = Vec::new();
-        for delta in deltas {
-            match gate.push(delta) {
-                Step::Release(pieces) => sent.extend(pieces),
-                Step::Decided(answer) => return (sent, Some(answer)),
-            }
-        }
+        let mut sent: Vec<String> = deltas.iter().flat_map(|d| gate.push(d)).collect();
         let (last, answer) = gate.finish(&deltas.concat());
         sent.extend(last);
-        (sent, Some(answer))
+        (sent.concat(), answer)
     }
 
     #[test]
     fn nothing_is_released_before_a_sentence_is_complete() {
         let mut gate = SentenceGate::new();
-        assert_eq!(gate.push("It sounds like"), Step::Release(vec![]));
-        assert_eq!(gate.push(" a gentle evening."), Step::Release(vec![]));
+        assert!(gate.push("It sounds like").is_empty());
+        assert!(gate.push(" a gentle evening.").is_empty());
         assert_eq!(
             gate.push(" Enjoy"),
-            Step::Release(vec![
-                "It".into(),
-                " sounds".into(),
-                " like".into(),
-                " a".into(),
-                " gentle".into(),
-                " evening.".into()
-            ])
+            ["It", " sounds", " like", " a", " gentle", " evening."]
         );
     }
 
     #[test]
-    fn a_safe_reply_is_released_whole_and_matches_the_plain_check() {
+    fn a_safe_reply_is_released_whole_and_ends_on_the_plain_answer() {
         let deltas = [
             "It sounds",
             " like a gentle",
             " evening.",
             " Enjoy the quiet.",
         ];
-        let (sent, answer) = feed(&deltas);
-        let expected = output::check(&deltas.concat());
-        assert_eq!(answer, Some(expected.clone()));
-        assert_eq!(sent.concat(), expected.unwrap());
+        let (sent, answer) = stream(&deltas);
+        assert_eq!(answer, output::check(&deltas.concat()));
+        assert_eq!(Some(sent), answer);
     }
 
     #[test]
@@ -153,38 +155,79 @@ mod tests {
             " clinical depression.",
             " Rest.",
         ];
-        let (sent, answer) = feed(&deltas);
-        assert_eq!(sent.concat(), "You had a long day.");
-        assert_eq!(answer, Some(None));
+        let (sent, answer) = stream(&deltas);
+        assert_eq!(sent, "You had a long day.");
+        assert_eq!(answer, None);
         assert_eq!(output::check(&deltas.concat()), None, "plain agrees");
     }
 
     #[test]
     fn a_prompt_leak_split_mid_word_stops_the_release_before_its_sentence_ends() {
         let mut gate = SentenceGate::new();
-        assert_eq!(gate.push("My sys"), Step::Release(vec![]));
-        assert_eq!(gate.push("tem pro"), Step::Release(vec![]));
-        assert_eq!(gate.push("mpt says"), Step::Decided(None));
+        assert!(gate.push("My sys").is_empty());
+        assert!(gate.push("tem pro").is_empty());
+        assert!(gate.push("mpt says").is_empty());
+        assert!(gate.stopped);
     }
 
     #[test]
     fn a_word_that_only_starts_like_crisis_language_waits_for_its_end() {
-        let (sent, answer) = feed(&["I hope you get to die", "t in peace after the holidays."]);
-        assert!(answer.clone().flatten().is_some(), "{answer:?}");
-        assert_eq!(
-            sent.concat(),
-            "I hope you get to diet in peace after the holidays."
-        );
+        let (sent, answer) = stream(&["I hope you get to die", "t in peace after the holidays."]);
+        assert_eq!(Some(sent), answer);
+        let (sent, answer) = stream(&[
+            "Sounds like you want to die\u{00AD}",
+            "t after the holidays. Enjoy.",
+        ]);
+        assert_eq!(Some(sent), answer);
     }
 
     #[test]
-    fn the_two_sentence_limit_ends_the_reply_early() {
-        let mut gate = SentenceGate::new();
-        let _ = gate.push("One fine day. Two fine days.");
-        assert_eq!(
-            gate.push(" Three"),
-            Step::Decided(Some("One fine day. Two fine days.".into()))
+    fn nothing_is_released_past_two_sentences_and_the_answer_is_the_plain_one() {
+        let deltas = ["One fine day. Two fine days.", " Three", " and more."];
+        let (sent, answer) = stream(&deltas);
+        assert_eq!(sent, "One fine day. Two fine days.");
+        assert_eq!(answer, output::check(&deltas.concat()));
+    }
+
+    #[test]
+    fn a_second_sentence_that_the_length_rule_drops_does_not_change_the_answer() {
+        let first = format!(
+            "You had a long day and still made time for friends{}.",
+            " truly".repeat(10)
         );
+        let second = format!(
+            " A little therapy of your own{} would help.",
+            ", like a bath".repeat(20)
+        );
+        let deltas = [first.as_str(), second.as_str(), " Rest."];
+        let (sent, answer) = stream(&deltas);
+        assert_eq!(answer, output::check(&deltas.concat()));
+        assert_eq!(answer.as_deref(), Some(first.as_str()));
+        assert_eq!(sent, first);
+    }
+
+    #[test]
+    fn quotes_end_the_same_way_streamed_and_plain() {
+        for reply in [
+            "You did well today. As you said, \"slow down.\" Rest now.",
+            "“You did well.” “Rest now.” Three.",
+            "\" \"Hello there.\" Bye now. Three more.",
+        ] {
+            let deltas: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
+            let deltas: Vec<&str> = deltas.iter().map(String::as_str).collect();
+            let (sent, answer) = stream(&deltas);
+            assert_eq!(answer, output::check(reply), "{reply}");
+            assert_eq!(Some(sent), answer, "{reply}");
+        }
+    }
+
+    #[test]
+    fn a_reply_without_sentence_ends_is_inspected_only_up_to_a_bound() {
+        let mut gate = SentenceGate::new();
+        for _ in 0..20_000 {
+            assert!(gate.push(" calm").is_empty());
+        }
+        assert!(gate.text.len() <= MAX_INSPECTED_BYTES + 8);
     }
 
     #[test]

@@ -61,6 +61,23 @@ const CRISIS_INSTRUCTIONS: &[&str] = &[
 /// How to hurt oneself has no place in a reply: methods, doses, quantities.
 const METHODS_AND_DOSES: &[&str] = &[
     "mg",
+    "pill",
+    "sertraline",
+    "fluoxetine",
+    "citalopram",
+    "benadryl",
+    "diphenhydramine",
+    "xanax",
+    "alprazolam",
+    "diazepam",
+    "valium",
+    "lorazepam",
+    "zolpidem",
+    "melatonin",
+    "oxycodone",
+    "tramadol",
+    "codeine",
+    "insulin",
     "milligram",
     "dose",
     "dosage",
@@ -91,7 +108,7 @@ const MEDICATION_ADVICE: &[&str] = &[
     "go off your",
     "throw away your",
     "flush your",
-    "don't need your med",
+    "dont need your med",
     "do not need your med",
     "meds",
 ];
@@ -104,9 +121,9 @@ const LEAKAGE: &[&str] = &[
     "as a language model",
     "language model",
     "i cannot",
-    "i can't",
+    "i cant",
     "i am unable",
-    "i'm unable",
+    "im unable",
     "openai",
     "<note>",
     "</note>",
@@ -120,7 +137,42 @@ const LEAKAGE: &[&str] = &[
 /// The reply cut to at most two sentences, or `None` when it must be replaced.
 /// Only what would be shown is judged: a third sentence is dropped unread.
 pub fn check(reply: &str) -> Option<String> {
-    let text = reply.trim().trim_matches(is_quote).trim();
+    shown_answer(&unwrap_quotes(reply))
+}
+
+/// What [`check`] shows of the complete sentences at the start of a reply still
+/// arriving (the same rules; they are the whole text so far).
+pub fn check_complete_sentences(sentences: &str) -> Option<String> {
+    check(sentences)
+}
+
+/// A reply wrapped in quotes loses them: the opening quote (and white space) at
+/// the start, and the first closing quote that has no opening partner left.
+fn unwrap_quotes(reply: &str) -> String {
+    let trimmed = reply.trim();
+    let text = trimmed.trim_start_matches(|c: char| c.is_whitespace() || is_quote(c));
+    let opened = &trimmed[..trimmed.len() - text.len()];
+    let mut text = text.trim_end().to_owned();
+    for (open, close) in [('"', '"'), ('“', '”')] {
+        if !opened.contains(open) {
+            continue;
+        }
+        let unmatched = if open == close {
+            text.matches(close).count() % 2 == 1
+        } else {
+            text.matches(close).count() > text.matches(open).count()
+        };
+        if unmatched {
+            if let Some(at) = text.find(close) {
+                text.remove(at);
+            }
+        }
+    }
+    text
+}
+
+fn shown_answer(text: &str) -> Option<String> {
+    let text = text.trim();
     let sentences = split_sentences(text);
     let kept: Vec<&str> = sentences.iter().take(MAX_SENTENCES).copied().collect();
     let mut cut = kept.join(" ");
@@ -134,50 +186,116 @@ pub fn check(reply: &str) -> Option<String> {
     Some(cut)
 }
 
-/// Whether text holds anything a reply must not say.
+/// Whether text holds anything a reply must not say. The word lists are read in
+/// the guardrail's normal form (case, width, diacritics, zero-width characters,
+/// apostrophes), with look-alike letters mapped and white space and hyphens
+/// collapsed, so `Sуstem\u{200B}-prompt` is still a system prompt.
 pub fn is_unsafe(text: &str) -> bool {
-    let lower = text.to_lowercase();
+    // Invisible characters read both ways: as nothing (`ther\u{AD}apy`) and as a
+    // gap between words (`system\u{200B}prompt`).
+    let spaced: String = text
+        .chars()
+        .map(|c| if is_zero_width(c) { ' ' } else { c })
+        .collect();
+    is_unsafe_as_written(&comparable(text))
+        || is_unsafe_as_written(&comparable(&spaced))
+        || guardrail::is_crisis(text)
+}
+
+fn is_zero_width(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+fn is_unsafe_as_written(lower: &str) -> bool {
+    if mentions_a_dose(lower) {
+        return true;
+    }
     CLINICAL
         .iter()
         .chain(CRISIS_INSTRUCTIONS)
         .chain(LEAKAGE)
         .chain(METHODS_AND_DOSES)
-        .any(|word| contains_word_start(&lower, word))
+        .any(|word| contains_word_start(lower, word))
         || MEDICATION_ADVICE
             .iter()
-            .any(|phrase| contains_word_start(&lower, phrase))
-        || guardrail::is_crisis(text)
+            .any(|phrase| contains_word_start(lower, phrase))
 }
 
 /// As [`is_unsafe`], for the start of a reply still arriving: the last word may be
-/// cut off (`die` of `diet`), so only the complete words are judged.
+/// cut off (`die` of `diet`), so only what comes before the last white space is
+/// judged (characters that vanish in the normal form never end a word).
 pub fn is_unsafe_prefix(text: &str) -> bool {
-    let complete = match text.rfind(|c: char| !c.is_alphanumeric()) {
+    let complete = match text.rfind(char::is_whitespace) {
         Some(end) => &text[..end],
         None => "",
     };
     is_unsafe(complete)
 }
 
-/// The part of a reply still arriving that could be shown.
-pub struct Shown<'a> {
-    /// The text within the first two sentences (and the length limit) so far.
-    pub checked_text: &'a str,
-    /// The complete sentences of it.
-    pub complete_text: &'a str,
-    pub complete_sentences: usize,
-    /// Nothing after `complete_text` can be shown: two sentences are complete, or
-    /// the second would break the length limit.
-    pub limit_reached: bool,
+/// Text in the form the word lists are written in: lower case, no accents, no
+/// zero-width characters or apostrophes, look-alikes mapped, one space between words.
+fn comparable(text: &str) -> String {
+    let folded = guardrail::normalise(text);
+    let mut out = String::with_capacity(folded.len());
+    let mut space = false;
+    for c in folded.chars() {
+        let c = match c {
+            'а' => 'a',
+            'е' => 'e',
+            'о' => 'o',
+            'р' => 'p',
+            'с' => 'c',
+            'у' => 'y',
+            'х' => 'x',
+            'і' => 'i',
+            'ѕ' => 's',
+            other => other,
+        };
+        if c.is_whitespace() || c == '-' || c == '_' {
+            space = true;
+            continue;
+        }
+        if space && !out.is_empty() {
+            out.push(' ');
+        }
+        space = false;
+        out.push(c);
+    }
+    out
 }
 
-/// Splits text still arriving as [`check`] will split the whole of it. A sentence
-/// is complete once white space follows its end mark.
-pub fn shown_part(text: &str) -> Shown<'_> {
-    let text = text.trim_start().trim_start_matches(is_quote).trim_start();
-    let mut complete_end = 0;
-    let mut complete_sentences = 0;
-    let mut first_sentence_chars = 0;
+/// A number followed by a unit of a dose: `50mg`, `2 ml`, `10 tablets`.
+fn mentions_a_dose(text: &str) -> bool {
+    const UNITS: &[&str] = &[
+        "mg",
+        "mcg",
+        "ml",
+        "g ",
+        "milligram",
+        "tablet",
+        "pill",
+        "capsule",
+        "drop",
+    ];
+    text.char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .any(|(i, _)| {
+            let rest =
+                text[i..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ',');
+            let rest = rest.trim_start();
+            UNITS.iter().any(|unit| rest.starts_with(unit))
+        })
+}
+
+/// The complete sentences at the start of a reply still arriving (at most two),
+/// as the byte length of the text they cover, and what follows them. A sentence is
+/// complete once white space follows its end mark.
+pub fn complete_sentences(text: &str) -> (usize, usize) {
+    let mut count = 0;
+    let mut end_of_complete = 0;
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if !matches!(c, '.' | '!' | '?' | '…') {
@@ -193,32 +311,18 @@ pub fn shown_part(text: &str) -> Shown<'_> {
             }
         }
         if chars.peek().is_some_and(|(_, next)| next.is_whitespace()) {
-            complete_sentences += 1;
-            complete_end = end;
-            if complete_sentences == 1 {
-                first_sentence_chars = text[..end].trim().chars().count();
-            }
-            if complete_sentences == MAX_SENTENCES {
+            count += 1;
+            end_of_complete = end;
+            if count == MAX_SENTENCES {
                 break;
             }
         }
     }
-    let over_length = complete_sentences == 1
-        && text.trim_end().chars().count() > MAX_CHARS
-        && first_sentence_chars <= MAX_CHARS;
-    let limit_reached = complete_sentences >= MAX_SENTENCES || over_length;
-    let checked_end = if limit_reached {
-        complete_end
-    } else {
-        text.len()
-    };
-    Shown {
-        checked_text: &text[..checked_end],
-        complete_text: &text[..complete_end],
-        complete_sentences,
-        limit_reached,
-    }
+    (count, end_of_complete)
 }
+
+/// Longest reply, in characters, that can still be shown.
+pub const MAX_SHOWN_CHARS: usize = MAX_CHARS;
 
 fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”')
@@ -343,15 +447,40 @@ mod tests {
     }
 
     #[test]
-    fn a_partial_reply_is_split_as_the_whole_will_be() {
-        let shown = shown_part("\"One day. Two days. Three");
-        assert_eq!(shown.complete_sentences, 2);
-        assert!(shown.limit_reached);
-        assert_eq!(shown.complete_text, "One day. Two days.");
-        let partial = shown_part("One day. Two da");
-        assert_eq!(partial.complete_sentences, 1);
-        assert!(!partial.limit_reached);
-        assert_eq!(partial.checked_text, "One day. Two da");
+    fn complete_sentences_need_the_white_space_after_them() {
+        assert_eq!(complete_sentences("One day. Two days. Three"), (2, 18));
+        assert_eq!(complete_sentences("One day. Two da"), (1, 8));
+        assert_eq!(complete_sentences("One day."), (0, 0));
+    }
+
+    #[test]
+    fn check_is_idempotent_and_strips_nested_quotes() {
+        for reply in [
+            "\" \"Hello there.\" Bye now. Three more.",
+            "“You did well.” “Rest now.” Three.",
+        ] {
+            let once = check(reply);
+            assert_eq!(once.as_deref().and_then(check), once, "{reply}");
+        }
+    }
+
+    #[test]
+    fn disguised_leaks_and_doses_are_caught() {
+        for reply in [
+            "My system\u{200B}prompt says be kind.",
+            "My sуstem prompt says be kind.",
+            "My system  prompt says be kind.",
+            "My system-prompt says be kind.",
+            "I can’t help with that.",
+            "Maybe try ther\u{00AD}apy.",
+            "Maybe try ｔｈｅｒａｐｙ.",
+            "Take 50mg of it tonight.",
+            "Two benadryl will help you sleep.",
+            "Take a pill and rest.",
+        ] {
+            assert_eq!(check(reply), None, "{reply}");
+        }
+        assert!(check("You walked 5 km today, well done.").is_some());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::classifier::Classifier;
-use super::gate::{SentenceGate, Step};
+use super::gate::SentenceGate;
 use super::{gibberish, guardrail, output, rules, BackendError, VibeCheck, VibeRequest};
 use crate::domain::MIN_NOTE_CHARS;
 
@@ -164,29 +164,21 @@ impl VibePipeline {
         let deadline = tokio::time::sleep_until(cleared.deadline);
         tokio::pin!(deadline);
         let mut gate = SentenceGate::new();
-        let decided = loop {
+        // The gate decides what may be shown early; the answer is always the
+        // output check of the whole reply, as on the plain endpoint.
+        loop {
             tokio::select! {
-                Some(delta) = deltas.recv() => match gate.push(&delta) {
-                    Step::Release(pieces) => send_all(events, pieces).await?,
-                    Step::Decided(answer) => break answer,
-                },
+                Some(delta) = deltas.recv() => send_all(events, gate.push(&delta)).await?,
                 finished = &mut reply => {
                     // Deltas sent just before the reply was complete are still queued.
                     while let Ok(delta) = deltas.try_recv() {
-                        match gate.push(&delta) {
-                            Step::Release(pieces) => send_all(events, pieces).await?,
-                            Step::Decided(answer) => {
-                                return self.finish_decided(&mut gate, answer, events, cleared.note).await;
-                            }
-                        }
+                        send_all(events, gate.push(&delta)).await?;
                     }
                     return match self.usable(Outcome::Replied(finished)) {
                         Err(result) => Some(result),
                         Ok(full) => {
                             let (pieces, answer) = gate.finish(&full);
-                            if answer.is_some() {
-                                send_all(events, pieces).await?;
-                            }
+                            send_all(events, pieces).await?;
                             Some(self.answer(answer, cleared.note, None))
                         }
                     };
@@ -194,30 +186,7 @@ impl VibePipeline {
                 () = &mut deadline => return self.usable(Outcome::TimedOut).err(),
                 () = events.closed() => return None,
             }
-        };
-        // Decided before the model finished: the rest of its reply is not needed.
-        self.finish_decided(&mut gate, decided, events, cleared.note)
-            .await
-    }
-
-    async fn finish_decided(
-        &self,
-        gate: &mut SentenceGate,
-        answer: Option<String>,
-        events: &mpsc::Sender<VibeEvent>,
-        note: &str,
-    ) -> Option<VibeResult> {
-        let answer = match answer {
-            Some(answer) => {
-                let (pieces, answer) = gate.finish(&answer);
-                if answer.is_some() {
-                    send_all(events, pieces).await?;
-                }
-                answer
-            }
-            None => None,
-        };
-        Some(self.answer(answer, note, None))
+        }
     }
 
     /// The local crisis list, the classifier, then eligibility.
@@ -228,13 +197,15 @@ impl VibePipeline {
             return Err(VibeResult::guardrail());
         }
         let trimmed = note.trim();
+        // A short note can be a crisis note too: the classifier sees every note the
+        // list passed, before eligibility can skip it.
+        if !trimmed.is_empty() && self.second_opinion_says_crisis(trimmed, started).await {
+            return Err(VibeResult::guardrail());
+        }
         let eligible =
             trimmed.chars().count() >= MIN_NOTE_CHARS && !gibberish::is_gibberish(trimmed);
         if !eligible {
             return Err(VibeResult::new(VibeStatus::Skipped, None));
-        }
-        if self.second_opinion_says_crisis(trimmed, started).await {
-            return Err(VibeResult::guardrail());
         }
         Ok(Cleared {
             note: trimmed,

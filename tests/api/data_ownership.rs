@@ -30,6 +30,21 @@ async fn write_tricky_entries(app: &TestApp, cookie: &str) -> Vec<Value> {
     written
 }
 
+/// Entries in export order: oldest first by (created_at, id). Entries written within
+/// one millisecond share a created_at, and the id decides between them.
+fn oldest_first(mut entries: Vec<Value>) -> Vec<Value> {
+    entries.sort_by(|a, b| {
+        let key = |e: &Value| {
+            (
+                e["created_at"].as_str().map(str::to_owned),
+                e["id"].as_str().map(str::to_owned),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    entries
+}
+
 async fn export(app: &TestApp, cookie: &str, format: &str) -> (reqwest::header::HeaderMap, String) {
     let response = app
         .get(&format!("/api/export?format={format}"), Some(cookie))
@@ -83,7 +98,9 @@ async fn the_json_export_holds_every_entry_oldest_first_with_every_field() {
     let exported: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(exported["user"]["email"], "ada@example.com");
     assert!(exported["exported_at"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(exported["entries"], json!(written));
+    // Oldest first means by (created_at, id): entries written within one
+    // millisecond share a created_at, and the id decides between them.
+    assert_eq!(exported["entries"], json!(oldest_first(written)));
 }
 
 #[tokio::test]
@@ -107,7 +124,7 @@ async fn the_csv_export_round_trips_quotes_commas_newlines_and_emoji_and_defuses
         ]
     );
     assert_eq!(rows.len(), written.len() + 1);
-    for (row, entry) in rows[1..].iter().zip(&written) {
+    for (row, entry) in rows[1..].iter().zip(&oldest_first(written.clone())) {
         assert_eq!(row[0], entry["id"].as_str().unwrap());
         assert_eq!(row[1], entry["created_at"].as_str().unwrap());
         assert_eq!(row[3], entry["mood"].as_str().unwrap());

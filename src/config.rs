@@ -314,15 +314,7 @@ fn parse_origin(origin: &str) -> Result<String, String> {
     let host_ok = if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         v6.parse::<std::net::Ipv6Addr>().is_ok()
     } else {
-        !host.is_empty()
-            && host.split('.').all(|label| {
-                !label.is_empty()
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            })
+        crate::domain::is_hostname(host)
     };
     let port_ok = port.is_none_or(|p| {
         p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0)

@@ -54,16 +54,19 @@ fn is_local_part(local: &str) -> bool {
 
 /// Two or more dot-separated labels of letters, digits and inner hyphens.
 fn is_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
-    labels.len() >= 2
-        && labels.iter().all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
+    domain.split('.').count() >= 2 && is_hostname(domain)
+}
+
+/// Dot-separated labels of letters, digits and inner hyphens (`app.example.com`, `localhost`).
+pub fn is_hostname(host: &str) -> bool {
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    })
 }
 
 /// A password bcrypt can hash without truncation.

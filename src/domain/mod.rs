@@ -9,7 +9,9 @@ pub mod time;
 mod week;
 
 pub use account::{Account, Credentials};
-pub use credentials::{lookup_email, parse_registration, Email, Password, MAX_PASSWORD_BYTES};
+pub use credentials::{
+    is_hostname, lookup_email, parse_registration, Email, Password, MAX_PASSWORD_BYTES,
+};
 pub use entry::{
     is_invisible, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry,
     Note, Tags, MIN_NOTE_CHARS,

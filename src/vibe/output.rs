@@ -291,16 +291,25 @@ fn mentions_a_dose(text: &str) -> bool {
 }
 
 /// The complete sentences at the start of a reply still arriving (at most two),
-/// as the byte length of the text they cover, and what follows them. A sentence is
-/// complete once white space follows its end mark.
+/// and the byte offset where they end. A sentence is complete once white space
+/// follows its end mark.
 pub fn complete_sentences(text: &str) -> (usize, usize) {
-    let mut count = 0;
-    let mut end_of_complete = 0;
+    let ends = sentence_ends(text, false);
+    let kept = &ends[..ends.len().min(MAX_SENTENCES)];
+    (kept.len(), kept.last().copied().unwrap_or(0))
+}
+
+/// Where sentences end: after `.`, `!`, `?` or `…` (with any marks, closing quotes
+/// or a parenthesis right after it) that white space follows, or, when
+/// `text_is_whole`, the end of the text.
+fn sentence_ends(text: &str, text_is_whole: bool) -> Vec<usize> {
+    let mut ends = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if !matches!(c, '.' | '!' | '?' | '…') {
             continue;
         }
+        // Absorb runs such as "?!" or "...".
         let mut end = i + c.len_utf8();
         while let Some(&(j, next)) = chars.peek() {
             if matches!(next, '.' | '!' | '?' | '…' | '"' | '”' | ')') {
@@ -310,15 +319,15 @@ pub fn complete_sentences(text: &str) -> (usize, usize) {
                 break;
             }
         }
-        if chars.peek().is_some_and(|(_, next)| next.is_whitespace()) {
-            count += 1;
-            end_of_complete = end;
-            if count == MAX_SENTENCES {
-                break;
-            }
+        let at_boundary = match chars.peek() {
+            Some((_, next)) => next.is_whitespace(),
+            None => text_is_whole,
+        };
+        if at_boundary {
+            ends.push(end);
         }
     }
-    (count, end_of_complete)
+    ends
 }
 
 /// Longest reply, in characters, that can still be shown.
@@ -328,32 +337,17 @@ fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”')
 }
 
-/// Sentences end at `.`, `!`, `?` or `…` followed by a space or the end.
+/// The sentences of a whole reply (see [`sentence_ends`]); the rest after the last
+/// end mark is a sentence too.
 fn split_sentences(text: &str) -> Vec<&str> {
     let mut sentences = Vec::new();
     let mut start = 0;
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if matches!(c, '.' | '!' | '?' | '…') {
-            // Absorb runs such as "?!" or "...".
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, next)) = chars.peek() {
-                if matches!(next, '.' | '!' | '?' | '…' | '"' | '”' | ')') {
-                    end = j + next.len_utf8();
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
-            if at_boundary {
-                let sentence = text[start..end].trim();
-                if !sentence.is_empty() {
-                    sentences.push(sentence);
-                }
-                start = end;
-            }
+    for end in sentence_ends(text, true) {
+        let sentence = text[start..end].trim();
+        if !sentence.is_empty() {
+            sentences.push(sentence);
         }
+        start = end;
     }
     let rest = text[start..].trim();
     if !rest.is_empty() {

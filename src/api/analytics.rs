@@ -1,8 +1,10 @@
+use std::collections::BTreeMap;
+
 use http::StatusCode;
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::{ApiError, Ctx};
-use crate::domain::WeekQuery;
+use crate::domain::{parse_tz, streaks, FieldErrors, MoodsQuery, WeekQuery};
 use crate::http::response::{json, Response};
 
 /// Entries per mood in one ISO week of the caller's time zone.
@@ -15,4 +17,69 @@ pub async fn weekly_moods(ctx: Ctx) -> Result<Response, ApiError> {
         .map(|(mood, n)| (mood, Value::from(n)))
         .collect();
     Ok(json(StatusCode::OK, &body))
+}
+
+/// Entries per mood in every local day, ISO week or month from `from` to `to`.
+pub async fn mood_buckets(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
+    let query = MoodsQuery::parse(&ctx.query())?;
+    let (start, end) = match (query.bounds.first(), query.bounds.last()) {
+        (Some(start), Some(end)) => (*start, *end),
+        _ => return Err(ApiError::internal("a moods query without bounds")),
+    };
+    let rows = ctx
+        .state
+        .db
+        .entries()
+        .mood_times(&user.id, start, end)
+        .await?;
+    let buckets: Vec<Value> = query
+        .starts
+        .iter()
+        .zip(query.count(&rows))
+        .map(|(day, counts)| {
+            let counts: BTreeMap<String, u64> = counts.into_iter().collect();
+            json!({ "start": day.to_string(), "counts": counts })
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &json!({ "buckets": buckets })))
+}
+
+/// Totals, streaks in the caller's time zone, the most common mood and top tags.
+pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
+    let mut errors = FieldErrors::default();
+    let tz = parse_tz(&ctx.query(), &mut errors);
+    let tz = errors.finish(tz)?;
+    let entries = ctx.state.db.entries();
+    let (times, moods) = entries.summary_rows(&user.id).await?;
+    let top_tags = entries.tag_counts(&user.id, Some(TOP_TAGS)).await?;
+    let streaks = streaks(&times, tz, chrono::Utc::now());
+    Ok(json(
+        StatusCode::OK,
+        &json!({
+            "entries_total": times.len(),
+            "days_journaled": streaks.days_journaled,
+            "current_streak_days": streaks.current,
+            "longest_streak_days": streaks.longest,
+            // Ordered by count, then name: the first is the answer, ties alphabetical.
+            "most_common_mood": moods.first().map(|(mood, _)| mood),
+            "top_tags": tag_list(top_tags),
+        }),
+    ))
+}
+
+/// The caller's tags with their counts, most used first, for autocompletion.
+pub async fn list_tags(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = ctx.user()?;
+    let tags = ctx.state.db.entries().tag_counts(&user.id, None).await?;
+    Ok(json(StatusCode::OK, &json!({ "tags": tag_list(tags) })))
+}
+
+const TOP_TAGS: u32 = 5;
+
+fn tag_list(tags: Vec<(String, i64)>) -> Vec<Value> {
+    tags.into_iter()
+        .map(|(tag, count)| json!({ "tag": tag, "count": count }))
+        .collect()
 }

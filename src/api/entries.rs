@@ -5,7 +5,7 @@ use super::{ApiError, Ctx};
 use crate::auth::AuthUser;
 use crate::db::Update;
 use crate::domain::time::now_millis;
-use crate::domain::{EntryChanges, EntryId, ListQuery, NewEntry};
+use crate::domain::{EntryChanges, EntryFilter, EntryId, ListQuery, NewEntry};
 use crate::http::response::{json, no_content, Response};
 
 pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
@@ -24,7 +24,17 @@ pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
 
 pub async fn list_entries(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
-    let query = ListQuery::parse(&ctx.query())?;
+    let query = match (
+        ListQuery::parse(&ctx.query()),
+        EntryFilter::parse(&ctx.request.query_pairs()),
+    ) {
+        (Ok(query), Ok(filter)) => ListQuery { filter, ..query },
+        (Err(mut errors), Err(more)) => {
+            errors.0.extend(more.0);
+            return Err(errors.into());
+        }
+        (Err(errors), _) | (_, Err(errors)) => return Err(errors.into()),
+    };
     let page = ctx.state.db.entries().list(&user.id, &query).await?;
     let body = PageJson {
         entries: page.entries.iter().map(EntryJson::from).collect(),

@@ -88,6 +88,17 @@ pub fn router() -> Router {
             "/api/analytics/weekly",
             handler!(analytics::weekly_moods),
         )
+        .route(
+            Method::GET,
+            "/api/analytics/moods",
+            handler!(analytics::mood_buckets),
+        )
+        .route(
+            Method::GET,
+            "/api/analytics/summary",
+            handler!(analytics::journal_summary),
+        )
+        .route(Method::GET, "/api/tags", handler!(analytics::list_tags))
         .route(Method::GET, "/api/export", handler!(export::export_journal))
         .route(
             Method::POST,

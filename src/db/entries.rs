@@ -3,7 +3,9 @@ use rusqlite::{params, OptionalExtension, Row, ToSql};
 use super::error::StoreResult;
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
-use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
+use crate::domain::{
+    Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, SearchQuery, Tags, WeekQuery,
+};
 
 const COLUMNS: &str = "id, mood, tags, note, ai_response, created_at, updated_at";
 
@@ -17,6 +19,25 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
         created_at: row.get(5)?,
         updated_at: row.get(6)?,
     })
+}
+
+/// The FTS5 query for a search by one user: the owner's id as a phrase in the
+/// `user_id` column, and every group as a phrase of plain terms in the note or the
+/// tags. Terms hold only letters and digits, so nothing in them is FTS5 syntax.
+fn fts_match(user_id: &str, search: &SearchQuery) -> String {
+    let owner: Vec<&str> = user_id
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut query = format!("user_id : \"{}\"", owner.join(" "));
+    for group in &search.groups {
+        query.push_str(&format!(
+            " AND {{note tags}} : \"{}\"{}",
+            group.terms.join(" "),
+            if group.prefix { "*" } else { "" }
+        ));
+    }
+    query
 }
 
 /// A page of entries, newest first, and the cursor of the next page.
@@ -117,6 +138,28 @@ impl<'a> EntryStore<'a> {
         if let Some(to) = query.to {
             args.push(Box::new(to));
             sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
+        }
+        if !query.filter.moods.is_empty() {
+            let first = args.len() + 1;
+            for mood in &query.filter.moods {
+                args.push(Box::new(mood.clone()));
+            }
+            let marks: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
+            sql.push_str(&format!(" AND mood IN ({})", marks.join(", ")));
+        }
+        for tag in &query.filter.tags {
+            args.push(Box::new(tag.clone()));
+            sql.push_str(&format!(
+                " AND id IN (SELECT entry_id FROM entry_tags WHERE user_id = ?1 AND tag_key = ?{})",
+                args.len()
+            ));
+        }
+        if let Some(search) = &query.filter.search {
+            args.push(Box::new(fts_match(user_id, search)));
+            sql.push_str(&format!(
+                " AND rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?{})",
+                args.len()
+            ));
         }
         if let Some(cursor) = &query.cursor {
             args.push(Box::new(cursor.created_at));
@@ -244,6 +287,90 @@ impl<'a> EntryStore<'a> {
                     Ok((row.get(0)?, row.get(1)?))
                 })?
                 .collect()
+            })
+            .await?)
+    }
+
+    /// `(created_at, mood)` of the user's entries within `[start, end)`, by one
+    /// range scan of the covering index.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn mood_times(
+        &self,
+        user_id: &str,
+        start: Millis,
+        end: Millis,
+    ) -> StoreResult<Vec<(Millis, String)>> {
+        let user_id = user_id.to_owned();
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT created_at, mood FROM entries
+                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+                )?
+                .query_map(params![user_id, start, end], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+            })
+            .await?)
+    }
+
+    /// The user's tags, most used first, then by name; each with one spelling.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn tag_counts(
+        &self,
+        user_id: &str,
+        limit: Option<u32>,
+    ) -> StoreResult<Vec<(String, i64)>> {
+        let user_id = user_id.to_owned();
+        let limit = limit.map_or(-1, i64::from);
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                conn.prepare_cached(
+                    "SELECT min(tag) AS name, count(*) AS uses FROM entry_tags WHERE user_id = ?1
+                     GROUP BY tag_key ORDER BY uses DESC, name LIMIT ?2",
+                )?
+                .query_map(params![user_id, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?
+                .collect()
+            })
+            .await?)
+    }
+
+    /// Every entry time of the user, and the entries per mood, for the summary.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn summary_rows(
+        &self,
+        user_id: &str,
+    ) -> StoreResult<(Vec<Millis>, Vec<(String, i64)>)> {
+        let user_id = user_id.to_owned();
+        Ok(self
+            .db
+            .reader()
+            .call(move |conn| {
+                let times = conn
+                    .prepare_cached("SELECT created_at FROM entries WHERE user_id = ?1")?
+                    .query_map([&user_id], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<Millis>>>()?;
+                let moods = conn
+                    .prepare_cached(
+                        "SELECT mood, count(*) AS n FROM entries WHERE user_id = ?1
+                         GROUP BY mood ORDER BY n DESC, mood",
+                    )?
+                    .query_map([&user_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, i64)>>>()?;
+                Ok((times, moods))
             })
             .await?)
     }

@@ -7,6 +7,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_sessions.sql"),
     include_str!("../../sql/0003_covering_index.sql"),
+    include_str!("../../sql/0004_search.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -200,7 +200,26 @@ impl Database {
 }
 
 /// Settings every connection needs; PRAGMAs are per connection, not per file.
+/// SQL functions Serene's schema uses (the tag triggers fold tags with
+/// `serene_fold`); every connection that writes entries needs them.
+///
+/// # Errors
+/// SQLite refuses the registration.
+pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "serene_fold",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let text: String = ctx.get(0)?;
+            Ok(crate::domain::fold_tag(&text))
+        },
+    )
+}
+
 fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    register_functions(conn)?;
     // FULL: an acknowledged write survives power loss, not just a crash.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;

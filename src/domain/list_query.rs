@@ -48,6 +48,8 @@ pub struct ListQuery {
     pub to: Option<Millis>,
     pub limit: u32,
     pub cursor: Option<Cursor>,
+    /// `q`, `tag` and `mood`, read from the repeated parameters (see [`EntryFilter`]).
+    pub filter: super::EntryFilter,
 }
 
 impl ListQuery {
@@ -79,6 +81,7 @@ impl ListQuery {
             to,
             limit: limit.unwrap_or(DEFAULT_LIMIT),
             cursor,
+            filter: super::EntryFilter::default(),
         })
     }
 }

@@ -4,7 +4,9 @@
 mod account;
 mod credentials;
 mod entry;
+mod insights;
 mod list_query;
+mod search;
 pub mod time;
 mod week;
 
@@ -16,7 +18,9 @@ pub use entry::{
     is_invisible, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry,
     Note, Tags, MIN_NOTE_CHARS,
 };
+pub use insights::{parse_tz, streaks, Bucket, MoodsQuery, Streaks};
 pub use list_query::{Cursor, ListQuery};
+pub use search::{fold_tag, EntryFilter, SearchGroup, SearchQuery};
 pub use week::WeekQuery;
 
 use std::collections::BTreeMap;
@@ -41,7 +45,7 @@ impl ValidationError {
 
 /// Collects one message per bad field, so the client sees every problem at once.
 #[derive(Default)]
-pub(crate) struct FieldErrors(BTreeMap<&'static str, String>);
+pub struct FieldErrors(BTreeMap<&'static str, String>);
 
 impl FieldErrors {
     pub fn take<T>(&mut self, field: &'static str, result: Result<T, String>) -> Option<T> {

@@ -69,7 +69,7 @@ fn parse_iso_week(text: &str) -> Result<NaiveDate, String> {
 
 /// The instant a local day begins. Where midnight falls in a daylight-saving gap
 /// the day begins at the first local time that exists.
-fn local_midnight_in_utc(tz: Tz, date: NaiveDate) -> Millis {
+pub(super) fn local_midnight_in_utc(tz: Tz, date: NaiveDate) -> Millis {
     let midnight: NaiveDateTime = date.and_hms_opt(0, 0, 0).unwrap_or_default();
     (0..=24 * 4)
         .map(|quarter| midnight + Duration::minutes(15 * quarter))

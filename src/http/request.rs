@@ -55,6 +55,15 @@ impl Request {
         self.parts.uri.query().map(parse_query).unwrap_or_default()
     }
 
+    /// Every `(name, value)` of the query string in order, repeated names included.
+    pub fn query_pairs(&self) -> Vec<(String, String)> {
+        self.parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn header(&self, name: header::HeaderName) -> Option<&str> {
         self.parts.headers.get(name).and_then(|v| v.to_str().ok())
     }

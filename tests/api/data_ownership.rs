@@ -344,10 +344,15 @@ async fn deleting_the_account_removes_every_trace_and_frees_the_email() {
     app.create_entry(&other, &json!({"mood": "calm", "note": note("Bob stays.")}))
         .await;
 
+    // The note's text, and the words the search index holds of it (`7f3a9c` is
+    // one of the terms the index splits the marker into).
     let holds_marker = |app: &TestApp| {
         ["serene.db", "serene.db-wal"].iter().any(|file| {
-            std::fs::read(app.dir.path().join(file))
-                .is_ok_and(|bytes| bytes.windows(marker.len()).any(|w| w == marker.as_bytes()))
+            std::fs::read(app.dir.path().join(file)).is_ok_and(|bytes| {
+                [marker, "7f3a9c"]
+                    .iter()
+                    .any(|needle| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
         })
     };
     assert!(
@@ -395,6 +400,15 @@ async fn deleting_the_account_removes_every_trace_and_frees_the_email() {
         "only Bob's entry is left"
     );
     assert_eq!(count("SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = 'ada@example.com'"), 0);
+    assert_eq!(
+        count("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH '7f3a9c'"),
+        0,
+        "the search index forgot the words"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM entry_tags WHERE tag_key LIKE '%7f3a9c%'"),
+        0
+    );
     drop(conn);
     assert!(
         !holds_marker(&app),

@@ -11,5 +11,6 @@ mod helpers;
 mod http_errors;
 mod openapi;
 mod process;
+mod search;
 mod tokens;
 mod vibe;

@@ -1,0 +1,60 @@
+-- Full-text search over notes and tags: an external-content FTS5 index over the
+-- entries, kept in step by triggers inside every write's own transaction. The
+-- owner is indexed too, so a search reads only the caller's postings. With
+-- secure-delete, a deleted entry's words leave the index at once.
+CREATE VIRTUAL TABLE entries_fts USING fts5 (
+    user_id, note, tags,
+    content = 'entries', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1);
+
+CREATE TRIGGER entries_fts_after_insert AFTER INSERT ON entries BEGIN
+    INSERT INTO entries_fts (rowid, user_id, note, tags)
+    VALUES (new.rowid, new.user_id, new.note, new.tags);
+END;
+
+CREATE TRIGGER entries_fts_after_delete AFTER DELETE ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, user_id, note, tags)
+    VALUES ('delete', old.rowid, old.user_id, old.note, old.tags);
+END;
+
+CREATE TRIGGER entries_fts_after_update AFTER UPDATE OF user_id, note, tags ON entries BEGIN
+    INSERT INTO entries_fts (entries_fts, rowid, user_id, note, tags)
+    VALUES ('delete', old.rowid, old.user_id, old.note, old.tags);
+    INSERT INTO entries_fts (rowid, user_id, note, tags)
+    VALUES (new.rowid, new.user_id, new.note, new.tags);
+END;
+
+-- Existing databases: index what is there.
+INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
+
+-- Each entry's tags, folded for case-insensitive filters and counts
+-- (serene_fold: Unicode lower case of the trimmed tag, registered by Serene).
+CREATE TABLE entry_tags (
+    entry_id   TEXT NOT NULL REFERENCES entries (id) ON DELETE CASCADE,
+    user_id    TEXT NOT NULL,
+    tag_key    TEXT NOT NULL,
+    tag        TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (entry_id, tag_key)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX entry_tags_by_user_tag ON entry_tags (user_id, tag_key, created_at);
+
+CREATE TRIGGER entry_tags_after_insert AFTER INSERT ON entries BEGIN
+    INSERT OR IGNORE INTO entry_tags (entry_id, user_id, tag_key, tag, created_at)
+    SELECT new.id, new.user_id, serene_fold(value), value, new.created_at
+    FROM json_each(new.tags);
+END;
+
+CREATE TRIGGER entry_tags_after_update AFTER UPDATE OF tags ON entries BEGIN
+    DELETE FROM entry_tags WHERE entry_id = old.id;
+    INSERT OR IGNORE INTO entry_tags (entry_id, user_id, tag_key, tag, created_at)
+    SELECT new.id, new.user_id, serene_fold(value), value, new.created_at
+    FROM json_each(new.tags);
+END;
+
+INSERT OR IGNORE INTO entry_tags (entry_id, user_id, tag_key, tag, created_at)
+SELECT e.id, e.user_id, serene_fold(t.value), t.value, e.created_at
+FROM entries AS e, json_each(e.tags) AS t;

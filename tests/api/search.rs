@@ -1,0 +1,487 @@
+//! Search, tag and mood filters, tags, mood buckets and the summary.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, note, spawn_app, TestApp};
+
+async fn write(app: &TestApp, cookie: &str, mood: &str, tags: &[&str], text: &str) -> String {
+    let entry = app
+        .create_entry(
+            cookie,
+            &json!({"mood": mood, "tags": tags, "note": note(text)}),
+        )
+        .await;
+    entry["id"].as_str().unwrap().to_owned()
+}
+
+async fn get_json(app: &TestApp, cookie: &str, path: &str) -> Value {
+    let response = app.get(path, Some(cookie)).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.json().await.unwrap()
+}
+
+/// The ids a list request finds, following every page.
+async fn found(app: &TestApp, cookie: &str, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/entries?{query}");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page = get_json(app, cookie, &path).await;
+        for entry in page["entries"].as_array().unwrap() {
+            ids.push(entry["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return ids,
+        }
+    }
+}
+
+fn q(text: &str) -> String {
+    format!("q={}", urlencode(text))
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn search_ands_words_matches_prefixes_phrases_case_and_diacritics() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    // `note()` adds a sentence with "long walk" to every note, so other words here.
+    let cafe = write(
+        &app,
+        &cookie,
+        "calm",
+        &["coffee"],
+        "Met Lena at the Café by the river.",
+    )
+    .await;
+    let stroll = write(
+        &app,
+        &cookie,
+        "happy",
+        &[],
+        "A strolling tour through the old town.",
+    )
+    .await;
+    let both = write(
+        &app,
+        &cookie,
+        "tired",
+        &["river"],
+        "Slow stroll by the river after work.",
+    )
+    .await;
+    let cases: Vec<(&str, Vec<&String>, &str)> = vec![
+        ("cafe", vec![&cafe], "diacritics"),
+        ("CAFÉ", vec![&cafe], "case"),
+        (
+            "stroll",
+            vec![&both, &stroll],
+            "the last word is also a prefix",
+        ),
+        ("stroll river", vec![&both], "words are ANDed"),
+        ("stroll zebra", vec![], "every word must match"),
+        ("river", vec![&both, &cafe], "note or tags"),
+        ("coffee", vec![&cafe], "tags are searched"),
+        ("\"slow stroll\"", vec![&both], "a phrase"),
+        ("\"stroll slow\"", vec![], "a phrase keeps its order"),
+        ("\"strol\"", vec![], "a phrase is never a prefix"),
+        ("\"slow stroll\" zebra", vec![], "phrase and word"),
+    ];
+    for (query, expected, why) in cases {
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(
+            found(&app, &cookie, &q(query)).await,
+            expected,
+            "{query}: {why}"
+        );
+    }
+    assert_eq!(
+        found(&app, &cookie, &q("  ")).await.len(),
+        3,
+        "blank q is no filter"
+    );
+}
+
+#[tokio::test]
+async fn search_syntax_is_taken_as_plain_words_and_never_errs() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let id = write(
+        &app,
+        &cookie,
+        "calm",
+        &[],
+        "Near the river AND the old mill, notes: fine.",
+    )
+    .await;
+    for query in [
+        "river*",
+        "-river",
+        "note:",
+        "NEAR(river mill)",
+        "river AND",
+        "AND",
+        "OR river",
+        "NOT",
+        "(river",
+        "river)",
+        "\"",
+        "\"\"",
+        "'",
+        "^river",
+        "{river}",
+        "river +mill",
+        "%",
+        "\\",
+        "col:river",
+        "* * *",
+        "NEAR",
+        "river NOT mill",
+    ] {
+        let response = app
+            .get(&format!("/api/entries?{}", q(query)), Some(&cookie))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{query}");
+    }
+    assert_eq!(
+        found(&app, &cookie, &q("NEAR(river mill)")).await,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        found(&app, &cookie, &q("river AND")).await,
+        vec![id.clone()],
+        "AND is a word here"
+    );
+    assert!(
+        found(&app, &cookie, &q("river NOT zebra")).await.is_empty(),
+        "NOT is a word, not negation"
+    );
+    let long = app
+        .get(
+            &format!("/api/entries?{}", q(&"a".repeat(201))),
+            Some(&cookie),
+        )
+        .await;
+    let error = assert_error(long, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR").await;
+    assert!(error["fields"]["q"].is_string());
+    assert_eq!(
+        app.get(
+            &format!("/api/entries?{}", q(&"a".repeat(200))),
+            Some(&cookie)
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn tag_and_mood_filters_combine_with_dates_and_page_without_gaps() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let user_id = app.user_id(&cookie).await;
+    // 30 entries sharing three timestamps, alternating tags and moods.
+    let base = 1_795_000_000_000_i64;
+    for i in 0..30 {
+        let tags = if i % 2 == 0 {
+            json!(["Work", "sleep"])
+        } else {
+            json!(["work"])
+        };
+        let mood = ["calm", "sad", "happy"][i % 3];
+        let entry = serene::domain::NewEntry::parse(
+            json!({"mood": mood, "tags": tags, "note": note(&format!("Shared time entry {i}, river walk."))})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        app.state
+            .db
+            .entries()
+            .insert(&user_id, &entry, None, base + (i as i64 % 3))
+            .await
+            .unwrap();
+    }
+    let all_work = found(&app, &cookie, "tag=WORK&limit=4").await;
+    assert_eq!(all_work.len(), 30, "tags compare without case");
+    let mut unique = all_work.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 30, "no entry repeated across pages");
+    assert_eq!(
+        found(&app, &cookie, "tag=work&tag=sleep&limit=4")
+            .await
+            .len(),
+        15,
+        "every tag"
+    );
+    assert_eq!(
+        found(&app, &cookie, "mood=calm&mood=SAD&limit=4")
+            .await
+            .len(),
+        20,
+        "any mood"
+    );
+    assert_eq!(
+        found(
+            &app,
+            &cookie,
+            &format!("tag=sleep&mood=calm&{}&limit=2", q("walk"))
+        )
+        .await
+        .len(),
+        5
+    );
+    let day = chrono::DateTime::from_timestamp_millis(base)
+        .unwrap()
+        .format("%Y-%m-%d");
+    assert_eq!(
+        found(
+            &app,
+            &cookie,
+            &format!("tag=sleep&from={day}&to={day}&limit=3")
+        )
+        .await
+        .len(),
+        15
+    );
+    assert!(
+        found(&app, &cookie, "tag=sleep&from=2020-01-01&to=2020-01-02")
+            .await
+            .is_empty()
+    );
+    assert_error(
+        app.get("/api/entries?tag=%20%20", Some(&cookie)).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "VALIDATION_ERROR",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn nobody_finds_or_counts_another_users_words_tags_or_moods() {
+    let app = spawn_app().await;
+    let ada = app.signed_up_user("ada@example.com").await;
+    let bob = app.signed_up_user("bob@example.com").await;
+    write(
+        &app,
+        &bob,
+        "angry",
+        &["secretproject"],
+        "Only Bob writes about the zeppelin.",
+    )
+    .await;
+    write(
+        &app,
+        &ada,
+        "calm",
+        &["garden"],
+        "Ada writes about her garden.",
+    )
+    .await;
+    assert!(found(&app, &ada, &q("zeppelin")).await.is_empty());
+    assert!(found(&app, &ada, "tag=secretproject").await.is_empty());
+    assert!(found(&app, &ada, "mood=angry").await.is_empty());
+    let tags = get_json(&app, &ada, "/api/tags").await;
+    assert_eq!(tags, json!({"tags": [{"tag": "garden", "count": 1}]}));
+    let summary = get_json(&app, &ada, "/api/analytics/summary").await;
+    assert_eq!(summary["entries_total"], 1);
+    assert_eq!(summary["most_common_mood"], "calm");
+}
+
+#[tokio::test]
+async fn edited_and_deleted_entries_leave_the_index_at_once() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let id = write(
+        &app,
+        &cookie,
+        "calm",
+        &["old"],
+        "An afternoon with the violin.",
+    )
+    .await;
+    let response = app
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({"note": note("An afternoon with the cello."), "tags": ["new"]}),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(found(&app, &cookie, &q("violin")).await.is_empty());
+    assert!(found(&app, &cookie, "tag=old").await.is_empty());
+    assert_eq!(found(&app, &cookie, &q("cello")).await, vec![id.clone()]);
+    assert_eq!(found(&app, &cookie, "tag=new").await, vec![id.clone()]);
+    let response = app
+        .delete(&format!("/api/entries/{id}"), Some(&cookie))
+        .await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(found(&app, &cookie, &q("cello")).await.is_empty());
+    assert_eq!(
+        get_json(&app, &cookie, "/api/tags").await,
+        json!({"tags": []})
+    );
+}
+
+#[tokio::test]
+async fn tags_are_counted_most_used_first_then_by_name() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    write(&app, &cookie, "calm", &["Work", "sleep"], "One.").await;
+    write(&app, &cookie, "calm", &["work", "art"], "Two.").await;
+    write(&app, &cookie, "calm", &["zen"], "Three.").await;
+    let tags = get_json(&app, &cookie, "/api/tags").await;
+    assert_eq!(
+        tags,
+        json!({"tags": [
+            {"tag": "Work", "count": 2},
+            {"tag": "art", "count": 1},
+            {"tag": "sleep", "count": 1},
+            {"tag": "zen", "count": 1}
+        ]})
+    );
+}
+
+async fn insert_at(app: &TestApp, cookie: &str, rfc3339: &str, mood: &str) {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis();
+    app.insert_entry_at(cookie, at, mood).await;
+}
+
+#[tokio::test]
+async fn mood_buckets_follow_local_days_across_dst_and_month_ends() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    // Berlin: 29 March 2026 has 23 hours. 22:30 UTC on the 29th is 00:30 on the 30th there.
+    insert_at(&app, &cookie, "2026-03-29T21:30:00Z", "calm").await;
+    insert_at(&app, &cookie, "2026-03-29T22:30:00Z", "sad").await;
+    insert_at(&app, &cookie, "2026-03-31T21:59:00Z", "calm").await;
+    let days = get_json(
+        &app,
+        &cookie,
+        "/api/analytics/moods?from=2026-03-29&to=2026-04-01&bucket=day&tz=Europe/Berlin",
+    )
+    .await;
+    assert_eq!(
+        days,
+        json!({"buckets": [
+            {"start": "2026-03-29", "counts": {"calm": 1}},
+            {"start": "2026-03-30", "counts": {"sad": 1}},
+            {"start": "2026-03-31", "counts": {"calm": 1}},
+            {"start": "2026-04-01", "counts": {}}
+        ]})
+    );
+    let months = get_json(
+        &app,
+        &cookie,
+        "/api/analytics/moods?from=2026-02-15&to=2026-04-30&bucket=month&tz=UTC",
+    )
+    .await;
+    assert_eq!(
+        months,
+        json!({"buckets": [
+            {"start": "2026-02-01", "counts": {}},
+            {"start": "2026-03-01", "counts": {"calm": 2, "sad": 1}},
+            {"start": "2026-04-01", "counts": {}}
+        ]})
+    );
+    for bad in [
+        "from=2026-01-01&to=2027-02-01&bucket=day",
+        "from=2026-02-01&to=2026-01-01",
+        "from=2026-1-1&to=2026-02-01",
+        "from=2026-01-01&to=2026-02-01&bucket=year",
+        "from=2026-01-01&to=2026-02-01&tz=Nowhere/Else",
+    ] {
+        assert_error(
+            app.get(&format!("/api/analytics/moods?{bad}"), Some(&cookie))
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn streaks_cross_midnight_in_far_east_and_far_west_zones() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let now = chrono::Utc::now();
+    // Three entries one UTC day apart at 11:30 UTC, ending today.
+    for days_ago in [2, 1, 0] {
+        let at = (now - chrono::Duration::days(days_ago))
+            .date_naive()
+            .and_hms_opt(11, 30, 0)
+            .unwrap()
+            .and_utc();
+        if at <= now {
+            app.insert_entry_at(&cookie, at.timestamp_millis(), "calm")
+                .await;
+        }
+    }
+    let utc = get_json(&app, &cookie, "/api/analytics/summary?tz=UTC").await;
+    let count = utc["entries_total"].as_u64().unwrap();
+    assert_eq!(utc["days_journaled"].as_u64(), Some(count));
+    assert_eq!(utc["longest_streak_days"].as_u64(), Some(count));
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let local = get_json(&app, &cookie, &format!("/api/analytics/summary?tz={zone}")).await;
+        // 11:30 UTC is on one local day in both zones, so the run stays whole there too.
+        assert_eq!(local["longest_streak_days"].as_u64(), Some(count), "{zone}");
+        assert!(
+            local["current_streak_days"].as_u64().unwrap() >= 1,
+            "{zone}: {local}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_journal_has_an_empty_summary_tags_and_buckets() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    assert_eq!(
+        get_json(&app, &cookie, "/api/analytics/summary?tz=Asia/Tokyo").await,
+        json!({
+            "entries_total": 0,
+            "days_journaled": 0,
+            "current_streak_days": 0,
+            "longest_streak_days": 0,
+            "most_common_mood": null,
+            "top_tags": []
+        })
+    );
+    assert_eq!(
+        get_json(&app, &cookie, "/api/tags").await,
+        json!({"tags": []})
+    );
+    let weeks = get_json(
+        &app,
+        &cookie,
+        "/api/analytics/moods?from=2026-11-16&to=2026-11-29",
+    )
+    .await;
+    assert_eq!(
+        weeks,
+        json!({"buckets": [{"start": "2026-11-16", "counts": {}}, {"start": "2026-11-23", "counts": {}}]})
+    );
+    assert_error(
+        app.get("/api/tags", None).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHENTICATED",
+    )
+    .await;
+}

@@ -22,6 +22,11 @@ pub enum Scenario {
     Mixed,
     List,
     Weekly,
+    Search,
+    TagFilter,
+    Tags,
+    Summary,
+    MoodsYear,
 }
 
 impl Scenario {
@@ -32,6 +37,11 @@ impl Scenario {
             Self::Mixed => "mixed (90% reads, 10% writes)",
             Self::List => "list",
             Self::Weekly => "weekly",
+            Self::Search => "search one word",
+            Self::TagFilter => "tag filter",
+            Self::Tags => "tags",
+            Self::Summary => "summary",
+            Self::MoodsYear => "moods 12 months by week",
         }
     }
 }
@@ -273,7 +283,14 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     let cookie = Some(user.cookie.as_str());
     let entry = &user.entry_ids[(n as usize / seed.users.len()) % user.entry_ids.len().max(1)];
     let write = match scenario {
-        Scenario::Reads | Scenario::List | Scenario::Weekly => false,
+        Scenario::Reads
+        | Scenario::List
+        | Scenario::Weekly
+        | Scenario::Search
+        | Scenario::TagFilter
+        | Scenario::Tags
+        | Scenario::Summary
+        | Scenario::MoodsYear => false,
         Scenario::Writes => true,
         Scenario::Mixed => n.is_multiple_of(10),
     };
@@ -292,6 +309,30 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
             )
             .await
         };
+    }
+    // Search and insights: one word out of 20, one tag out of 12, a year by week.
+    let insight = match scenario {
+        Scenario::Search => Some(format!(
+            "/api/entries?limit=20&q={}",
+            ["yoga", "picnic", "concert", "ferry", "pottery"][(n % 5) as usize]
+        )),
+        Scenario::TagFilter => Some(format!(
+            "/api/entries?limit=20&tag={}",
+            crate::seed::TAGS[(n % crate::seed::TAGS.len() as u64) as usize]
+        )),
+        Scenario::Tags => Some("/api/tags".to_owned()),
+        Scenario::Summary => Some("/api/analytics/summary?tz=Europe/Berlin".to_owned()),
+        Scenario::MoodsYear => {
+            let today = chrono::Utc::now().date_naive();
+            let year_ago = today - chrono::Duration::days(364);
+            Some(format!(
+                "/api/analytics/moods?from={year_ago}&to={today}&bucket=week&tz=Europe/Berlin"
+            ))
+        }
+        _ => None,
+    };
+    if let Some(path) = insight {
+        return conn.send(Method::GET, &path, cookie, None).await;
     }
     let pick = match scenario {
         Scenario::List => 0,

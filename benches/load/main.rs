@@ -269,7 +269,15 @@ async fn main() {
         server::cold_start(dir.path(), 1).await;
         let seed = Seed::create_with_density(dir.path(), size, seed::STEADY_ENTRIES_PER_WEEK);
         let server = Server::start(dir.path()).await;
-        for scenario in [client::Scenario::List, client::Scenario::Weekly] {
+        for scenario in [
+            client::Scenario::List,
+            client::Scenario::Weekly,
+            client::Scenario::Search,
+            client::Scenario::TagFilter,
+            client::Scenario::Tags,
+            client::Scenario::Summary,
+            client::Scenario::MoodsYear,
+        ] {
             server.reset_peak_rss();
             let result = client::run(&server, &seed, scenario, options.duration).await;
             let name = format!("{} at {entries_per_user} entries/user", scenario.name());

@@ -208,6 +208,24 @@ impl Report {
                 ));
             }
         }
+        // Search and insights at a long history (20,000 entries per user).
+        for (prefix, target_ms) in [
+            ("search one word", 20.0),
+            ("tag filter", 10.0),
+            ("tags", 20.0),
+            ("summary", 20.0),
+            ("moods 12 months by week", 20.0),
+        ] {
+            let long = self.scenarios.iter().find(|s| {
+                s.name.starts_with(&format!("{prefix} at ")) && !s.name.contains(" at 20 ")
+            });
+            if let Some(s) = long {
+                out.push((
+                    s.p99_ms < target_ms,
+                    format!("{} p99 under {target_ms} ms: {:.2} ms", s.name, s.p99_ms),
+                ));
+            }
+        }
         out.extend(self.notes.iter().cloned());
         for s in &self.scenarios {
             if s.errors > 0 {

@@ -13,6 +13,34 @@ use crate::server::JWT_SECRET;
 pub const STORM_PASSWORD: &str = "bench password for the storm";
 const STORM_USERS: usize = 50;
 const MOODS: &[&str] = &["happy", "calm", "anxious", "tired", "sad", "grateful"];
+/// Each entry carries two of these, so a tag filter finds about one entry in six.
+pub const TAGS: &[&str] = &[
+    "work", "evening", "family", "sleep", "run", "friends", "reading", "garden", "travel", "music",
+    "cooking", "study",
+];
+/// Each note names one of these, so a one-word search finds about one entry in 20.
+pub const ACTIVITIES: &[&str] = &[
+    "walk by the river",
+    "swim at the lake",
+    "yoga class",
+    "long phone call",
+    "bike ride",
+    "board game night",
+    "concert",
+    "museum visit",
+    "picnic",
+    "climbing session",
+    "pottery class",
+    "market trip",
+    "film night",
+    "choir practice",
+    "tennis match",
+    "bakery visit",
+    "library afternoon",
+    "dinner party",
+    "garden work",
+    "ferry ride",
+];
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
 const EIGHT_WEEKS_MS: i64 = 8 * WEEK_MS;
 /// A diligent journal: several entries a day, every day.
@@ -69,6 +97,8 @@ impl Seed {
 
     fn create_spread(dir: &Path, size: SeedSize, span_ms: i64) -> Self {
         let mut conn = Connection::open(dir.join("serene.db")).expect("open the database");
+        // The schema's triggers call Serene's SQL functions.
+        serene::db::register_functions(&conn).expect("functions");
         conn.pragma_update(None, "synchronous", "OFF")
             .expect("pragma");
         let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
@@ -106,15 +136,20 @@ impl Seed {
                     let id = uuid::Uuid::new_v4().to_string();
                     let mood = MOODS[(rng.next() % MOODS.len() as u64) as usize];
                     let at = now_ms - (rng.next() as i64 % span_ms);
+                    let activity = ACTIVITIES[(rng.next() % ACTIVITIES.len() as u64) as usize];
                     let note = format!(
-                        "Entry {n}: a long day at work, then a walk by the river; felt {mood} and a little tired by the evening."
+                        "Entry {n}: a long day, then a {activity}; felt {mood} and a little tired by the evening."
                     );
+                    let first = (rng.next() % TAGS.len() as u64) as usize;
+                    let second =
+                        (first + 1 + (rng.next() % (TAGS.len() as u64 - 1)) as usize) % TAGS.len();
+                    let tags = serde_json::to_string(&[TAGS[first], TAGS[second]]).expect("tags");
                     insert_entry
                         .execute(params![
                             id,
                             user_id,
                             mood,
-                            r#"["work","evening"]"#,
+                            tags,
                             note,
                             "It sounds like a full day. Be gentle with yourself tonight.",
                             at

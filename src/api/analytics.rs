@@ -23,20 +23,16 @@ pub async fn weekly_moods(ctx: Ctx) -> Result<Response, ApiError> {
 pub async fn mood_buckets(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
     let query = MoodsQuery::parse(&ctx.query())?;
-    let (start, end) = match (query.bounds.first(), query.bounds.last()) {
-        (Some(start), Some(end)) => (*start, *end),
-        _ => return Err(ApiError::internal("a moods query without bounds")),
-    };
     let rows = ctx
         .state
         .db
         .entries()
-        .mood_times(&user.id, start, end)
+        .count_moods_by_bucket(&user.id, &query.bounds)
         .await?;
     let buckets: Vec<Value> = query
         .starts
         .iter()
-        .zip(query.count(&rows))
+        .zip(query.collect(rows))
         .map(|(day, counts)| {
             let counts: BTreeMap<String, u64> = counts.into_iter().collect();
             json!({ "start": day.to_string(), "counts": counts })

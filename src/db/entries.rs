@@ -291,28 +291,37 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
-    /// `(created_at, mood)` of the user's entries within `[start, end)`, by one
-    /// range scan of the covering index.
+    /// Entries per bucket and mood, each bucket `[bounds[i], bounds[i + 1])`: one
+    /// range count on the covering index per bucket, nothing read row by row.
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn mood_times(
+    pub async fn count_moods_by_bucket(
         &self,
         user_id: &str,
-        start: Millis,
-        end: Millis,
-    ) -> StoreResult<Vec<(Millis, String)>> {
+        bounds: &[Millis],
+    ) -> StoreResult<Vec<(usize, String, u64)>> {
         let user_id = user_id.to_owned();
+        let ranges: Vec<[Millis; 2]> = bounds.windows(2).map(|w| [w[0], w[1]]).collect();
+        let ranges = serde_json::to_string(&ranges).unwrap_or_else(|_| "[]".into());
         Ok(self
             .db
             .reader()
             .call(move |conn| {
                 conn.prepare_cached(
-                    "SELECT created_at, mood FROM entries
-                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3",
+                    "WITH bucket (i, lo, hi) AS (
+                         SELECT key, value ->> 0, value ->> 1 FROM json_each(?2))
+                     SELECT bucket.i, e.mood, count(*) FROM bucket
+                     JOIN entries AS e ON e.user_id = ?1 AND e.created_at >= bucket.lo
+                                      AND e.created_at < bucket.hi
+                     GROUP BY bucket.i, e.mood",
                 )?
-                .query_map(params![user_id, start, end], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                .query_map(params![user_id, ranges], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)? as usize,
+                        row.get(1)?,
+                        row.get::<_, i64>(2)? as u64,
+                    ))
                 })?
                 .collect()
             })
@@ -335,8 +344,8 @@ impl<'a> EntryStore<'a> {
             .reader()
             .call(move |conn| {
                 conn.prepare_cached(
-                    "SELECT min(tag) AS name, count(*) AS uses FROM entry_tags WHERE user_id = ?1
-                     GROUP BY tag_key ORDER BY uses DESC, name LIMIT ?2",
+                    "SELECT tag, uses FROM tag_counts WHERE user_id = ?1
+                     ORDER BY uses DESC, tag LIMIT ?2",
                 )?
                 .query_map(params![user_id, limit], |row| {
                     Ok((row.get(0)?, row.get(1)?))

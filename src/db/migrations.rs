@@ -8,6 +8,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0002_sessions.sql"),
     include_str!("../../sql/0003_covering_index.sql"),
     include_str!("../../sql/0004_search.sql"),
+    include_str!("../../sql/0005_tag_counts.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -121,13 +121,12 @@ impl MoodsQuery {
         Ok(Self { starts, bounds })
     }
 
-    /// Counts per mood per bucket from `(created_at, mood)` rows inside the range.
-    pub fn count(&self, rows: &[(Millis, String)]) -> Vec<HashMap<String, u64>> {
+    /// Counts per mood per bucket from `(bucket index, mood, count)` rows.
+    pub fn collect(&self, rows: Vec<(usize, String, u64)>) -> Vec<HashMap<String, u64>> {
         let mut buckets = vec![HashMap::new(); self.starts.len()];
-        for (at, mood) in rows {
-            let index = self.bounds.partition_point(|bound| bound <= at);
-            if (1..=buckets.len()).contains(&index) {
-                *buckets[index - 1].entry(mood.clone()).or_insert(0) += 1;
+        for (index, mood, count) in rows {
+            if let Some(bucket) = buckets.get_mut(index) {
+                bucket.insert(mood, count);
             }
         }
         buckets

@@ -292,7 +292,7 @@ impl<'a> EntryStore<'a> {
     }
 
     /// Entries per bucket and mood, each bucket `[bounds[i], bounds[i + 1])`: one
-    /// range count on the covering index per bucket, nothing read row by row.
+    /// range count on the covering index per bucket, in one call on one connection.
     ///
     /// # Errors
     /// The database does not answer.
@@ -302,28 +302,26 @@ impl<'a> EntryStore<'a> {
         bounds: &[Millis],
     ) -> StoreResult<Vec<(usize, String, u64)>> {
         let user_id = user_id.to_owned();
-        let ranges: Vec<[Millis; 2]> = bounds.windows(2).map(|w| [w[0], w[1]]).collect();
-        let ranges = serde_json::to_string(&ranges).unwrap_or_else(|_| "[]".into());
+        let bounds = bounds.to_vec();
         Ok(self
             .db
             .reader()
             .call(move |conn| {
-                conn.prepare_cached(
-                    "WITH bucket (i, lo, hi) AS (
-                         SELECT key, value ->> 0, value ->> 1 FROM json_each(?2))
-                     SELECT bucket.i, e.mood, count(*) FROM bucket
-                     JOIN entries AS e ON e.user_id = ?1 AND e.created_at >= bucket.lo
-                                      AND e.created_at < bucket.hi
-                     GROUP BY bucket.i, e.mood",
-                )?
-                .query_map(params![user_id, ranges], |row| {
-                    Ok((
-                        row.get::<_, i64>(0)? as usize,
-                        row.get(1)?,
-                        row.get::<_, i64>(2)? as u64,
-                    ))
-                })?
-                .collect()
+                let mut count = conn.prepare_cached(
+                    "SELECT mood, count(*) FROM entries
+                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
+                     GROUP BY mood",
+                )?;
+                let mut rows = Vec::new();
+                for (index, range) in bounds.windows(2).enumerate() {
+                    let counts = count.query_map(params![user_id, range[0], range[1]], |row| {
+                        Ok((index, row.get(0)?, row.get::<_, i64>(1)? as u64))
+                    })?;
+                    for counted in counts {
+                        rows.push(counted?);
+                    }
+                }
+                Ok(rows)
             })
             .await?)
     }

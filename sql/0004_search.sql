@@ -1,29 +1,33 @@
 -- Full-text search over notes and tags: an external-content FTS5 index over the
 -- entries, kept in step by triggers inside every write's own transaction. The
--- owner is indexed too, so a search reads only the caller's postings. With
--- secure-delete, a deleted entry's words leave the index at once.
+-- owner is indexed as one rare token (`u` and the id's hex digits, a generated
+-- column), so a search starts from the caller's own postings. With secure-delete,
+-- a deleted entry's words leave the index at once.
+ALTER TABLE entries ADD COLUMN owner_token TEXT
+    GENERATED ALWAYS AS ('u' || replace(user_id, '-', '')) VIRTUAL;
+
 CREATE VIRTUAL TABLE entries_fts USING fts5 (
-    user_id, note, tags,
+    owner_token, note, tags,
     content = 'entries', content_rowid = 'rowid',
     tokenize = 'unicode61 remove_diacritics 2'
 );
 INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1);
 
 CREATE TRIGGER entries_fts_after_insert AFTER INSERT ON entries BEGIN
-    INSERT INTO entries_fts (rowid, user_id, note, tags)
-    VALUES (new.rowid, new.user_id, new.note, new.tags);
+    INSERT INTO entries_fts (rowid, owner_token, note, tags)
+    VALUES (new.rowid, new.owner_token, new.note, new.tags);
 END;
 
 CREATE TRIGGER entries_fts_after_delete AFTER DELETE ON entries BEGIN
-    INSERT INTO entries_fts (entries_fts, rowid, user_id, note, tags)
-    VALUES ('delete', old.rowid, old.user_id, old.note, old.tags);
+    INSERT INTO entries_fts (entries_fts, rowid, owner_token, note, tags)
+    VALUES ('delete', old.rowid, old.owner_token, old.note, old.tags);
 END;
 
 CREATE TRIGGER entries_fts_after_update AFTER UPDATE OF user_id, note, tags ON entries BEGIN
-    INSERT INTO entries_fts (entries_fts, rowid, user_id, note, tags)
-    VALUES ('delete', old.rowid, old.user_id, old.note, old.tags);
-    INSERT INTO entries_fts (rowid, user_id, note, tags)
-    VALUES (new.rowid, new.user_id, new.note, new.tags);
+    INSERT INTO entries_fts (entries_fts, rowid, owner_token, note, tags)
+    VALUES ('delete', old.rowid, old.owner_token, old.note, old.tags);
+    INSERT INTO entries_fts (rowid, owner_token, note, tags)
+    VALUES (new.rowid, new.owner_token, new.note, new.tags);
 END;
 
 -- Existing databases: index what is there.

@@ -21,15 +21,13 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-/// The FTS5 query for a search by one user: the owner's id as a phrase in the
-/// `user_id` column, and every group as a phrase of plain terms in the note or the
-/// tags. Terms hold only letters and digits, so nothing in them is FTS5 syntax.
+/// The FTS5 query for a search by one user: the owner's token (as the generated
+/// column holds it) in the `owner_token` column, and every group as a phrase of plain terms in
+/// the note or the tags. Terms hold only letters and digits, so nothing in them is
+/// FTS5 syntax.
 fn fts_match(user_id: &str, search: &SearchQuery) -> String {
-    let owner: Vec<&str> = user_id
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut query = format!("user_id : \"{}\"", owner.join(" "));
+    let owner: String = user_id.chars().filter(|c| *c != '-').collect();
+    let mut query = format!("owner_token : \"u{owner}\"");
     for group in &search.groups {
         query.push_str(&format!(
             " AND {{note tags}} : \"{}\"{}",

@@ -47,13 +47,19 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
     let mut errors = FieldErrors::default();
     let tz = parse_tz(&ctx.query(), &mut errors);
     let tz = errors.finish(tz)?;
+    let now = chrono::Utc::now();
+    let local_day = now.with_timezone(&tz).date_naive();
+    // Read before the entries, so a write meanwhile makes what is kept stale.
+    let generation = ctx.state.db.write_generation(&user.id);
+    let cache = &ctx.state.summaries;
+    if let Some(summary) = cache.get(&user.id, tz.name(), generation, local_day) {
+        return Ok(json(StatusCode::OK, &summary));
+    }
     let entries = ctx.state.db.entries();
     let (times, moods) = entries.summary_rows(&user.id).await?;
     let top_tags = entries.tag_counts(&user.id, Some(TOP_TAGS)).await?;
-    let streaks = streaks(&times, tz, chrono::Utc::now());
-    Ok(json(
-        StatusCode::OK,
-        &json!({
+    let streaks = streaks(&times, tz, now);
+    let summary = json!({
             "entries_total": times.len(),
             "days_journaled": streaks.days_journaled,
             "current_streak_days": streaks.current,
@@ -61,8 +67,9 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
             // Ordered by count, then name: the first is the answer, ties alphabetical.
             "most_common_mood": moods.first().map(|(mood, _)| mood),
             "top_tags": tag_list(top_tags),
-        }),
-    ))
+    });
+    cache.put(&user.id, tz.name(), generation, local_day, summary.clone());
+    Ok(json(StatusCode::OK, &summary))
 }
 
 /// The caller's tags with their counts, most used first, for autocompletion.

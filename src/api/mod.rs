@@ -12,6 +12,7 @@ mod health;
 mod openapi;
 pub mod service;
 mod state;
+mod summary_cache;
 mod vibe;
 mod views;
 

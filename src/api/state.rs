@@ -18,6 +18,7 @@ pub struct AppState {
     pub vibe: Arc<VibePipeline>,
     /// Vibe checks per user and minute, across the vibe endpoints and entry writes.
     pub vibe_checks_by_user: SlidingWindow,
+    pub summaries: super::summary_cache::SummaryCache,
 }
 
 impl AppState {
@@ -30,6 +31,7 @@ impl AppState {
             accounts,
             vibe: Arc::new(vibe),
             vibe_checks_by_user,
+            summaries: super::summary_cache::SummaryCache::default(),
         }
     }
 }

@@ -82,6 +82,7 @@ impl<'a> EntryStore<'a> {
             updated_at: created_at,
         };
         let user_id = user_id.to_owned();
+        let user_id_for_generation = user_id.clone();
         let stored = row.clone();
         self.db
             .writer()
@@ -102,6 +103,7 @@ impl<'a> EntryStore<'a> {
                 ])
             })
             .await?;
+        self.db.entries_written(&user_id_for_generation);
         Ok(row)
     }
 
@@ -208,9 +210,10 @@ impl<'a> EntryStore<'a> {
         id: &EntryId,
         update: Update,
     ) -> StoreResult<Option<Entry>> {
+        let owner = user_id.to_owned();
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         let now = now_millis();
-        Ok(self
+        let updated = self
             .db
             .writer()
             .call(move |conn| {
@@ -244,12 +247,15 @@ impl<'a> EntryStore<'a> {
                 )
                 .optional()
             })
-            .await?)
+            .await?;
+        self.db.entries_written(&owner);
+        Ok(updated)
     }
 
     /// # Errors
     /// The write fails. `Ok(false)` when the entry is not the user's.
     pub async fn delete(&self, user_id: &str, id: &EntryId) -> StoreResult<bool> {
+        let owner = user_id.to_owned();
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         let deleted = self
             .db
@@ -259,6 +265,7 @@ impl<'a> EntryStore<'a> {
                     .execute([id, user_id])
             })
             .await?;
+        self.db.entries_written(&owner);
         Ok(deleted > 0)
     }
 

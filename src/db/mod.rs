@@ -14,7 +14,7 @@ pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rusqlite::OpenFlags;
@@ -56,7 +56,13 @@ struct Inner {
     readers: Vec<Connection>,
     next_reader: AtomicUsize,
     created: bool,
+    /// Write generations in stripes by user: any write to a user's entries moves
+    /// the user's stripe on, so what was computed from them can tell it is stale.
+    /// Fixed size, so it never grows with the number of users.
+    generations: Vec<AtomicU64>,
 }
+
+const GENERATION_STRIPES: usize = 4096;
 
 impl Database {
     /// Opens (creating if needed) the database, applies migrations and opens the readers.
@@ -125,6 +131,7 @@ impl Database {
                 readers: reader_connections,
                 next_reader: AtomicUsize::new(0),
                 created,
+                generations: (0..GENERATION_STRIPES).map(|_| AtomicU64::new(0)).collect(),
             }),
         })
     }
@@ -133,6 +140,23 @@ impl Database {
     /// the first start, a new empty database usually means a mistyped `DATABASE_URL`.
     pub fn was_created(&self) -> bool {
         self.inner.created
+    }
+
+    /// The write generation of a user's entries (shared with the few users whose
+    /// ids fall in the same stripe): it changes whenever they are written.
+    pub fn write_generation(&self, user_id: &str) -> u64 {
+        self.stripe(user_id).load(Ordering::Acquire)
+    }
+
+    pub(crate) fn entries_written(&self, user_id: &str) {
+        self.stripe(user_id).fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn stripe(&self, user_id: &str) -> &AtomicU64 {
+        let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        &self.inner.generations[(hash % GENERATION_STRIPES as u64) as usize]
     }
 
     pub fn path(&self) -> &Path {

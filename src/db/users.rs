@@ -118,6 +118,7 @@ impl<'a> UserStore<'a> {
     /// # Errors
     /// The delete fails; nothing changed then.
     pub async fn delete(&self, id: &str) -> StoreResult<bool> {
+        let owner = id.to_owned();
         let id = id.to_owned();
         let deleted = self
             .db
@@ -126,6 +127,7 @@ impl<'a> UserStore<'a> {
                     .execute([id])
             })
             .await?;
+        self.db.entries_written(&owner);
         // Busy readers can keep a checkpoint from finishing; the deletion stands regardless.
         let _ = self
             .db

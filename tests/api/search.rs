@@ -485,3 +485,29 @@ async fn an_empty_journal_has_an_empty_summary_tags_and_buckets() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn the_summary_follows_every_write_at_once() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let total = |summary: &Value| summary["entries_total"].as_u64().unwrap();
+    let path = "/api/analytics/summary?tz=Europe/Berlin";
+    assert_eq!(total(&get_json(&app, &cookie, path).await), 0);
+    let id = write(&app, &cookie, "calm", &["a"], "First.").await;
+    assert_eq!(total(&get_json(&app, &cookie, path).await), 1);
+    let response = app
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({"mood": "sad"}),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        get_json(&app, &cookie, path).await["most_common_mood"],
+        "sad"
+    );
+    app.delete(&format!("/api/entries/{id}"), Some(&cookie))
+        .await;
+    assert_eq!(total(&get_json(&app, &cookie, path).await), 0);
+}

@@ -1,8 +1,9 @@
 -- Full-text search over notes and tags: an external-content FTS5 index over the
 -- entries, kept in step by triggers inside every write's own transaction. The
 -- owner is indexed as one rare token (`u` and the id's hex digits, a generated
--- column), so a search starts from the caller's own postings. With secure-delete,
--- a deleted entry's words leave the index at once.
+-- column), so a search starts from the caller's own postings. A deleted entry
+-- stops matching at once; its words leave the index files when segments merge,
+-- and account deletion merges them all ('optimize') before the checkpoint.
 ALTER TABLE entries ADD COLUMN owner_token TEXT
     GENERATED ALWAYS AS ('u' || replace(user_id, '-', '')) VIRTUAL;
 
@@ -11,7 +12,6 @@ CREATE VIRTUAL TABLE entries_fts USING fts5 (
     content = 'entries', content_rowid = 'rowid',
     tokenize = 'unicode61 remove_diacritics 2'
 );
-INSERT INTO entries_fts (entries_fts, rank) VALUES ('secure-delete', 1);
 
 CREATE TRIGGER entries_fts_after_insert AFTER INSERT ON entries BEGIN
     INSERT INTO entries_fts (rowid, owner_token, note, tags)

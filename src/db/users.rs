@@ -128,11 +128,17 @@ impl<'a> UserStore<'a> {
             })
             .await?;
         self.db.entries_written(&owner);
-        // Busy readers can keep a checkpoint from finishing; the deletion stands regardless.
+        // The search index keeps deleted words in its segments until they merge:
+        // merging them all now (FTS5 'optimize') frees those pages, which
+        // secure_delete zeroes. Busy readers can keep the checkpoint from
+        // finishing; the deletion stands regardless.
         let _ = self
             .db
             .writer()
-            .call(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
+            .call(|conn| {
+                conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')", [])?;
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            })
             .await;
         Ok(deleted > 0)
     }

@@ -136,7 +136,10 @@ impl<'a> UserStore<'a> {
             .db
             .writer()
             .call(|conn| {
-                conn.execute("INSERT INTO entries_fts (entries_fts) VALUES ('optimize')", [])?;
+                conn.execute(
+                    "INSERT INTO entries_fts (entries_fts) VALUES ('optimize')",
+                    [],
+                )?;
                 conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             })
             .await;

@@ -215,8 +215,9 @@ pub async fn quiet_login(port: u16, seed: &Seed) -> Duration {
     timed_correct_login(port, &seed.storm_emails[1], "198.51.100.8").await
 }
 
-/// A login with the right password from `address`, on a new connection; its latency.
-async fn timed_correct_login(port: u16, email: &str, address: &str) -> Duration {
+/// A login with the right password from `address`, on a new connection: its
+/// latency and status.
+async fn timed_login(port: u16, email: &str, address: &str) -> (Duration, Option<u16>) {
     let mut conn = Connection::open(port).await;
     let body = json!({"email": email, "password": STORM_PASSWORD}).to_string();
     let sent = Instant::now();
@@ -229,8 +230,14 @@ async fn timed_correct_login(port: u16, email: &str, address: &str) -> Duration 
             Some(address),
         )
         .await;
+    (sent.elapsed(), status)
+}
+
+/// As [`timed_login`], for a login that must succeed.
+async fn timed_correct_login(port: u16, email: &str, address: &str) -> Duration {
+    let (latency, status) = timed_login(port, email, address).await;
     assert_eq!(status, Some(200), "the correct login succeeds");
-    sent.elapsed()
+    latency
 }
 
 /// One correct login from one address while `flood_size` failed logins from
@@ -434,20 +441,8 @@ pub async fn login_storm(server: &Server, seed: &Seed) -> (Measured, Measured, u
         .enumerate()
         .map(|(n, email)| {
             tokio::spawn(async move {
-                let mut conn = Connection::open(port).await;
-                let body = json!({"email": email, "password": STORM_PASSWORD}).to_string();
-                let from = format!("172.16.0.{n}");
-                let sent = Instant::now();
-                let status = conn
-                    .send_from(
-                        Method::POST,
-                        "/api/auth/login",
-                        None,
-                        Some(body),
-                        Some(&from),
-                    )
-                    .await;
-                (sent.elapsed().as_micros() as u64, status)
+                let (latency, status) = timed_login(port, &email, &format!("172.16.0.{n}")).await;
+                (latency.as_micros() as u64, status)
             })
         })
         .collect();

@@ -24,10 +24,10 @@ pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
 
 pub async fn list_entries(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
-    let query = match (
-        ListQuery::parse(&ctx.query()),
-        EntryFilter::parse(&ctx.request.query_pairs()),
-    ) {
+    // One reading of the query string: the filters need every repeated value.
+    let pairs = ctx.request.query_pairs();
+    let single = pairs.iter().cloned().collect();
+    let query = match (ListQuery::parse(&single), EntryFilter::parse(&pairs)) {
         (Ok(query), Ok(filter)) => ListQuery { filter, ..query },
         (Err(mut errors), Err(more)) => {
             errors.0.extend(more.0);

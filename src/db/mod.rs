@@ -60,6 +60,7 @@ struct Inner {
     /// the user's stripe on, so what was computed from them can tell it is stale.
     /// Fixed size, so it never grows with the number of users.
     generations: Vec<AtomicU64>,
+    stripe_hasher: std::hash::RandomState,
 }
 
 const GENERATION_STRIPES: usize = 4096;
@@ -132,6 +133,7 @@ impl Database {
                 next_reader: AtomicUsize::new(0),
                 created,
                 generations: (0..GENERATION_STRIPES).map(|_| AtomicU64::new(0)).collect(),
+                stripe_hasher: std::hash::RandomState::new(),
             }),
         })
     }
@@ -153,9 +155,8 @@ impl Database {
     }
 
     fn stripe(&self, user_id: &str) -> &AtomicU64 {
-        let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        use std::hash::BuildHasher;
+        let hash = self.inner.stripe_hasher.hash_one(user_id);
         &self.inner.generations[(hash % GENERATION_STRIPES as u64) as usize]
     }
 

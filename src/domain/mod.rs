@@ -18,7 +18,7 @@ pub use entry::{
     is_invisible, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry,
     Note, Tags, MIN_NOTE_CHARS,
 };
-pub use insights::{parse_tz, streaks, Bucket, MoodsQuery, Streaks};
+pub use insights::{parse_tz, streaks, MoodsQuery, Streaks};
 pub use list_query::{Cursor, ListQuery};
 pub use search::{fold_tag, EntryFilter, SearchGroup, SearchQuery};
 pub use week::WeekQuery;

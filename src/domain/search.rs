@@ -124,10 +124,6 @@ impl EntryFilter {
             moods: moods.unwrap_or_default(),
         })
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.search.is_none() && self.tags.is_empty() && self.moods.is_empty()
-    }
 }
 
 fn folded_values(values: &[&str], fold: impl Fn(&str) -> String) -> Result<Vec<String>, String> {

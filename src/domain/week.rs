@@ -23,14 +23,7 @@ impl WeekQuery {
         now: chrono::DateTime<Utc>,
     ) -> Result<Self, ValidationError> {
         let mut errors = FieldErrors::default();
-        let tz = match query.get("tz") {
-            None => Some(Tz::UTC),
-            Some(name) => errors.take(
-                "tz",
-                name.parse::<Tz>()
-                    .map_err(|_| "must be an IANA time zone such as Europe/Berlin".to_string()),
-            ),
-        };
+        let tz = super::parse_tz(query, &mut errors);
         let monday = match query.get("week") {
             Some(text) => errors.take("week", parse_iso_week(text)),
             None => tz.map(|tz| {

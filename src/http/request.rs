@@ -52,7 +52,7 @@ impl Request {
 
     /// The query string's parameters, percent-decoded; a repeated name keeps its last value.
     pub fn query(&self) -> HashMap<String, String> {
-        self.parts.uri.query().map(parse_query).unwrap_or_default()
+        self.query_pairs().into_iter().collect()
     }
 
     /// Every `(name, value)` of the query string in order, repeated names included.
@@ -60,7 +60,7 @@ impl Request {
         self.parts
             .uri
             .query()
-            .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(parse_query_pairs)
             .unwrap_or_default()
     }
 
@@ -132,8 +132,8 @@ fn has_json_content_type(headers: &http::HeaderMap) -> bool {
         .is_some_and(|media_type| media_type.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Parses `a=1&b=x%20y` into pairs, decoding `+` and percent escapes.
-pub fn parse_query(query: &str) -> HashMap<String, String> {
+/// Parses `a=1&b=x%20y` into pairs in order, decoding `+` and percent escapes.
+pub fn parse_query_pairs(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect()
@@ -168,7 +168,10 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_decoded() {
-        let query = parse_query("from=2026-11-20T10%3A00%3A00%2B01%3A00&tz=Europe%2FBerlin&x=a+b");
+        let query: HashMap<String, String> =
+            parse_query_pairs("from=2026-11-20T10%3A00%3A00%2B01%3A00&tz=Europe%2FBerlin&x=a+b")
+                .into_iter()
+                .collect();
         assert_eq!(query["from"], "2026-11-20T10:00:00+01:00");
         assert_eq!(query["tz"], "Europe/Berlin");
         assert_eq!(query["x"], "a b");

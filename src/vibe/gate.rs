@@ -45,16 +45,15 @@ impl SentenceGate {
         if sentences == 0 {
             // The first sentence is shown whatever follows it, so an unsafe word in
             // it, or a length past the limit, already decides the answer.
-            if output::is_unsafe_prefix(text)
-                || text.trim().chars().count() > output::MAX_SHOWN_CHARS
-            {
+            if output::is_unsafe_prefix(text) || text.trim().chars().count() > output::MAX_CHARS {
                 self.stopped = true;
             }
             return Vec::new();
         }
         // Whether a second sentence is shown depends on its length, known only
         // once it is complete: a partial second sentence is held, never judged.
-        let answer = output::check_complete_sentences(&text[..end]);
+        // The complete sentences are the whole reply so far: the same check applies.
+        let answer = output::check(&text[..end]);
         if sentences >= 2 {
             self.stopped = true;
         }

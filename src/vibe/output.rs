@@ -5,7 +5,8 @@
 use super::guardrail;
 
 const MAX_SENTENCES: usize = 2;
-const MAX_CHARS: usize = 300;
+/// Longest reply, in characters, that can be shown.
+pub const MAX_CHARS: usize = 300;
 
 /// Words a reply must not use: diagnosis and clinical language.
 const CLINICAL: &[&str] = &[
@@ -138,12 +139,6 @@ const LEAKAGE: &[&str] = &[
 /// Only what would be shown is judged: a third sentence is dropped unread.
 pub fn check(reply: &str) -> Option<String> {
     shown_answer(&unwrap_quotes(reply))
-}
-
-/// What [`check`] shows of the complete sentences at the start of a reply still
-/// arriving (the same rules; they are the whole text so far).
-pub fn check_complete_sentences(sentences: &str) -> Option<String> {
-    check(sentences)
 }
 
 /// A reply wrapped in quotes loses them: the opening quote (and white space) at
@@ -329,9 +324,6 @@ fn sentence_ends(text: &str, text_is_whole: bool) -> Vec<usize> {
     }
     ends
 }
-
-/// Longest reply, in characters, that can still be shown.
-pub const MAX_SHOWN_CHARS: usize = MAX_CHARS;
 
 fn is_quote(c: char) -> bool {
     matches!(c, '"' | '“' | '”')

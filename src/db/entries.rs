@@ -4,7 +4,8 @@ use super::error::StoreResult;
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::{
-    Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, SearchQuery, Tags, WeekQuery,
+    owner_key, Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, SearchQuery, Tags,
+    WeekQuery,
 };
 
 const COLUMNS: &str = "id, mood, tags, note, ai_response, created_at, updated_at";
@@ -21,21 +22,33 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-/// The FTS5 query for a search by one user: the owner's token (as the generated
-/// column holds it) in the `owner_token` column, and every group as a phrase of plain terms in
-/// the note or the tags. Terms hold only letters and digits, so nothing in them is
-/// FTS5 syntax.
+/// The FTS5 query for a search by one user: every group as a phrase of the
+/// owner's terms (as `serene_search_terms` indexed them), the last one maybe a
+/// prefix. Terms hold only letters and digits, so nothing in them is FTS5 syntax.
 fn fts_match(user_id: &str, search: &SearchQuery) -> String {
-    let owner: String = user_id.chars().filter(|c| *c != '-').collect();
-    let mut query = format!("owner_token : \"u{owner}\"");
-    for group in &search.groups {
-        query.push_str(&format!(
-            " AND {{note tags}} : \"{}\"{}",
-            group.terms.join(" "),
-            if group.prefix { "*" } else { "" }
-        ));
-    }
-    query
+    let key = owner_key(user_id);
+    let phrases: Vec<String> = search
+        .groups
+        .iter()
+        .map(|group| {
+            let terms: Vec<String> = group.terms.iter().map(|t| format!("{key}{t}")).collect();
+            format!(
+                "\"{}\"{}",
+                terms.join(" "),
+                if group.prefix { "*" } else { "" }
+            )
+        })
+        .collect();
+    phrases.join(" AND ")
+}
+
+/// [`COLUMNS`] of the entries table named `e`.
+fn aliased_columns() -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("e.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A page of entries, newest first, and the cursor of the next page.
@@ -124,40 +137,67 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
-    /// One page, newest first, by keyset over `(created_at, id)`.
+    /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
+    /// without a search walks the tag's own index, which is in page order, so a
+    /// page reads about `limit` rows however rare or common the tag is.
     ///
     /// # Errors
     /// The database does not answer.
     pub async fn list(&self, user_id: &str, query: &ListQuery) -> StoreResult<Page> {
-        let mut sql = format!("SELECT {COLUMNS} FROM entries WHERE user_id = ?1");
         let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
+        let filter = &query.filter;
+        let (mut sql, time, id, other_tags) = match filter.tags.split_first() {
+            Some((first, rest)) if filter.search.is_none() => {
+                args.push(Box::new(first.clone()));
+                (
+                    format!(
+                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.id = t.entry_id
+                         WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1",
+                        aliased_columns()
+                    ),
+                    "t.created_at",
+                    "t.entry_id",
+                    rest,
+                )
+            }
+            _ => (
+                format!(
+                    "SELECT {} FROM entries AS e WHERE e.user_id = ?1",
+                    aliased_columns()
+                ),
+                "e.created_at",
+                "e.id",
+                filter.tags.as_slice(),
+            ),
+        };
         if let Some(from) = query.from {
             args.push(Box::new(from));
-            sql.push_str(&format!(" AND created_at >= ?{}", args.len()));
+            sql.push_str(&format!(" AND {time} >= ?{}", args.len()));
         }
         if let Some(to) = query.to {
             args.push(Box::new(to));
-            sql.push_str(&format!(" AND created_at <= ?{}", args.len()));
+            sql.push_str(&format!(" AND {time} <= ?{}", args.len()));
         }
-        if !query.filter.moods.is_empty() {
+        if !filter.moods.is_empty() {
             let first = args.len() + 1;
-            for mood in &query.filter.moods {
+            for mood in &filter.moods {
                 args.push(Box::new(mood.clone()));
             }
             let marks: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
-            sql.push_str(&format!(" AND mood IN ({})", marks.join(", ")));
+            sql.push_str(&format!(" AND e.mood IN ({})", marks.join(", ")));
         }
-        for tag in &query.filter.tags {
+        for tag in other_tags {
             args.push(Box::new(tag.clone()));
             sql.push_str(&format!(
-                " AND id IN (SELECT entry_id FROM entry_tags WHERE user_id = ?1 AND tag_key = ?{})",
+                " AND EXISTS (SELECT 1 FROM entry_tags AS other
+                   WHERE other.entry_id = e.id AND other.tag_key = ?{})",
                 args.len()
             ));
         }
-        if let Some(search) = &query.filter.search {
+        if let Some(search) = &filter.search {
             args.push(Box::new(fts_match(user_id, search)));
             sql.push_str(&format!(
-                " AND rowid IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?{})",
+                " AND e.rowid IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?{})",
                 args.len()
             ));
         }
@@ -165,7 +205,7 @@ impl<'a> EntryStore<'a> {
             args.push(Box::new(cursor.created_at));
             args.push(Box::new(cursor.id.clone()));
             sql.push_str(&format!(
-                " AND (created_at, id) < (?{}, ?{})",
+                " AND ({time}, {id}) < (?{}, ?{})",
                 args.len() - 1,
                 args.len()
             ));
@@ -173,7 +213,7 @@ impl<'a> EntryStore<'a> {
         let limit = query.limit as usize;
         args.push(Box::new(limit as i64 + 1));
         sql.push_str(&format!(
-            " ORDER BY created_at DESC, id DESC LIMIT ?{}",
+            " ORDER BY {time} DESC, {id} DESC LIMIT ?{}",
             args.len()
         ));
 
@@ -296,8 +336,10 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
-    /// Entries per bucket and mood, each bucket `[bounds[i], bounds[i + 1])`: one
-    /// range count on the covering index per bucket, in one call on one connection.
+    /// Entries per bucket and mood, each bucket `[bounds[i], bounds[i + 1])`
+    /// (`bounds` ascending): one range scan of the covering index over all the
+    /// buckets, each row placed by binary search, so a year by week reads the
+    /// year's index entries once instead of seeking 53 times.
     ///
     /// # Errors
     /// The database does not answer.
@@ -308,25 +350,40 @@ impl<'a> EntryStore<'a> {
     ) -> StoreResult<Vec<(usize, String, u64)>> {
         let user_id = user_id.to_owned();
         let bounds = bounds.to_vec();
+        let (Some(&first), Some(&end)) = (bounds.first(), bounds.last()) else {
+            return Ok(Vec::new());
+        };
         Ok(self
             .db
             .reader()
             .call(move |conn| {
-                let mut count = conn.prepare_cached(
-                    "SELECT mood, count(*) FROM entries
-                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
-                     GROUP BY mood",
+                let mut per_bucket: Vec<Vec<(String, u64)>> = vec![Vec::new(); bounds.len()];
+                let mut statement = conn.prepare_cached(
+                    "SELECT created_at, mood FROM entries
+                     WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3",
                 )?;
-                let mut rows = Vec::new();
-                for (index, range) in bounds.windows(2).enumerate() {
-                    let counts = count.query_map(params![user_id, range[0], range[1]], |row| {
-                        Ok((index, row.get(0)?, row.get::<_, i64>(1)? as u64))
-                    })?;
-                    for counted in counts {
-                        rows.push(counted?);
+                let mut rows = statement.query(params![user_id, first, end])?;
+                while let Some(row) = rows.next()? {
+                    let at: Millis = row.get(0)?;
+                    let mood = row.get_ref(1)?.as_str()?;
+                    let index = bounds
+                        .partition_point(|bound| *bound <= at)
+                        .saturating_sub(1);
+                    let Some(counts) = per_bucket.get_mut(index) else {
+                        continue;
+                    };
+                    match counts.iter_mut().find(|(known, _)| known == mood) {
+                        Some((_, count)) => *count += 1,
+                        None => counts.push((mood.to_owned(), 1)),
                     }
                 }
-                Ok(rows)
+                Ok(per_bucket
+                    .into_iter()
+                    .enumerate()
+                    .flat_map(|(index, counts)| {
+                        counts.into_iter().map(move |(mood, n)| (index, mood, n))
+                    })
+                    .collect())
             })
             .await?)
     }

@@ -9,6 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0003_covering_index.sql"),
     include_str!("../../sql/0004_search.sql"),
     include_str!("../../sql/0005_tag_counts.sql"),
+    include_str!("../../sql/0006_owned_search_terms.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -226,21 +226,23 @@ impl Database {
 
 /// Settings every connection needs; PRAGMAs are per connection, not per file.
 /// SQL functions Serene's schema uses (the tag triggers fold tags with
-/// `serene_fold`); every connection that writes entries needs them.
+/// `serene_fold`, the search index reads `serene_search_terms`); every
+/// connection that writes or searches entries needs them.
 ///
 /// # Errors
 /// SQLite refuses the registration.
 pub fn register_functions(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     use rusqlite::functions::FunctionFlags;
-    conn.create_scalar_function(
-        "serene_fold",
-        1,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        |ctx| {
-            let text: String = ctx.get(0)?;
-            Ok(crate::domain::fold_tag(&text))
-        },
-    )
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("serene_fold", 1, flags, |ctx| {
+        let text: String = ctx.get(0)?;
+        Ok(crate::domain::fold_tag(&text))
+    })?;
+    conn.create_scalar_function("serene_search_terms", 2, flags, |ctx| {
+        let owner: String = ctx.get(0)?;
+        let text: String = ctx.get(1)?;
+        Ok(crate::domain::owned_terms(&owner, &text))
+    })
 }
 
 fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {

@@ -137,7 +137,7 @@ impl<'a> UserStore<'a> {
             .writer()
             .call(|conn| {
                 conn.execute(
-                    "INSERT INTO entries_fts (entries_fts) VALUES ('optimize')",
+                    "INSERT INTO entries_search (entries_search) VALUES ('optimize')",
                     [],
                 )?;
                 conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))

@@ -77,6 +77,30 @@ fn terms(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// The key that marks one owner's words in the search index: `u` and the id's
+/// letters and digits (a UUID's hex digits).
+pub fn owner_key(user_id: &str) -> String {
+    std::iter::once('u')
+        .chain(user_id.chars().filter(char::is_ascii_alphanumeric))
+        .collect()
+}
+
+/// `text` as the search index holds it for one owner: each of its terms, in order,
+/// prefixed with the owner's key, so a word or prefix query for one owner never
+/// reads another owner's postings.
+pub fn owned_terms(user_id: &str, text: &str) -> String {
+    let key = owner_key(user_id);
+    let mut indexed = String::with_capacity(text.len() * 2);
+    for term in terms(text) {
+        if !indexed.is_empty() {
+            indexed.push(' ');
+        }
+        indexed.push_str(&key);
+        indexed.push_str(&term);
+    }
+    indexed
+}
+
 /// A tag as filters compare it: trimmed, NFC, lower case.
 pub fn fold_tag(tag: &str) -> String {
     tag.trim().nfc().collect::<String>().to_lowercase()
@@ -203,6 +227,18 @@ mod tests {
         );
         assert_eq!(SearchQuery::parse("*** -- ()").unwrap(), None);
         assert_eq!(SearchQuery::parse("   ").unwrap(), None);
+    }
+
+    #[test]
+    fn indexed_terms_carry_their_owner() {
+        let owner = "0b5e7f6a-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+        let key = owner_key(owner);
+        assert_eq!(key, "u0b5e7f6a1c2d4e3f8a9b0c1d2e3f4a5b");
+        assert_eq!(
+            owned_terms(owner, r#"Café, "walk"!  ["work","run"]"#),
+            format!("{key}café {key}walk {key}work {key}run")
+        );
+        assert_eq!(owned_terms(owner, " -*: "), "");
     }
 
     #[test]

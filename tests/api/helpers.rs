@@ -57,6 +57,12 @@ pub async fn spawn_app_with(customise: impl FnOnce(&mut HashMap<String, String>)
     start(dir, vars, None).await
 }
 
+/// The app on a data directory prepared by the test (for example an older schema).
+pub async fn spawn_app_in(dir: TempDir) -> TestApp {
+    let vars = test_vars(&dir);
+    start(dir, vars, None).await
+}
+
 /// The app with settings that have no environment variable (timeouts).
 pub async fn spawn_app_with_config(customise: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");

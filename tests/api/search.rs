@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, note, spawn_app, TestApp};
+use crate::helpers::{
+    assert_error, note, session_cookie, spawn_app, spawn_app_in, TestApp, PASSWORD,
+};
 
 async fn write(app: &TestApp, cookie: &str, mood: &str, tags: &[&str], text: &str) -> String {
     let entry = app
@@ -217,6 +219,11 @@ async fn tag_and_mood_filters_combine_with_dates_and_page_without_gaps() {
     }
     let all_work = found(&app, &cookie, "tag=WORK&limit=4").await;
     assert_eq!(all_work.len(), 30, "tags compare without case");
+    assert_eq!(
+        all_work,
+        found(&app, &cookie, "limit=7").await,
+        "a tag filter pages in the list's own order"
+    );
     let mut unique = all_work.clone();
     unique.sort();
     unique.dedup();
@@ -510,4 +517,98 @@ async fn the_summary_follows_every_write_at_once() {
     app.delete(&format!("/api/entries/{id}"), Some(&cookie))
         .await;
     assert_eq!(total(&get_json(&app, &cookie, path).await), 0);
+}
+
+/// The schema as older Serenes left it: the first `version` migrations.
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../sql/0001_init.sql"),
+    include_str!("../../sql/0002_sessions.sql"),
+    include_str!("../../sql/0003_covering_index.sql"),
+    include_str!("../../sql/0004_search.sql"),
+    include_str!("../../sql/0005_tag_counts.sql"),
+];
+
+#[tokio::test]
+async fn entries_written_by_older_schemas_are_found_after_the_upgrade() {
+    // 3: before search existed; 5: the first, shared search index.
+    for version in [3, 5] {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("serene.db")).unwrap();
+        serene::db::register_functions(&conn).unwrap();
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", version as i64)
+            .unwrap();
+        let hash = bcrypt::hash(PASSWORD, 4).unwrap();
+        let (ada, bob) = (
+            "0b5e7f6a-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+            "1c6f8a7b-2d3e-4f5a-9b8c-1d2e3f4a5b6c",
+        );
+        for (id, email) in [(ada, "ada@example.com"), (bob, "bob@example.com")] {
+            conn.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, 1)",
+                rusqlite::params![id, email, hash],
+            )
+            .unwrap();
+        }
+        let rows = [
+            (
+                "7d1e0c52-41c5-4d6b-9a3e-2f0b8c6d4e11",
+                ada,
+                r#"["Work"]"#,
+                "Café by the river, then home.",
+                3,
+            ),
+            (
+                "8e2f1d63-52d6-4e7c-8b4f-3a1c9d7e5f22",
+                ada,
+                r#"["garden"]"#,
+                "Weeding the garden beds.",
+                2,
+            ),
+            (
+                "9f3a2e74-63e7-4f8d-9c5a-4b2d0e8f6a33",
+                bob,
+                r#"["work"]"#,
+                "Café with the team.",
+                1,
+            ),
+        ];
+        for (id, owner, tags, text, at) in rows {
+            conn.execute(
+                "INSERT INTO entries (id, user_id, mood, tags, note, created_at, updated_at)
+                 VALUES (?1, ?2, 'calm', ?3, ?4, ?5, ?5)",
+                rusqlite::params![id, owner, tags, note(text), at],
+            )
+            .unwrap();
+        }
+        drop(conn);
+
+        let app = spawn_app_in(dir).await;
+        let login = app.login("ada@example.com", PASSWORD).await;
+        let cookie = session_cookie(&login).unwrap();
+        let ada_cafe = rows[0].0.to_owned();
+        assert_eq!(
+            found(&app, &cookie, &q("cafe")).await,
+            vec![ada_cafe.clone()],
+            "v{version}"
+        );
+        assert_eq!(
+            found(&app, &cookie, &q("gard")).await,
+            vec![rows[1].0.to_owned()],
+            "v{version}"
+        );
+        assert_eq!(
+            found(&app, &cookie, "tag=work").await,
+            vec![ada_cafe],
+            "v{version}"
+        );
+        let tags = get_json(&app, &cookie, "/api/tags").await;
+        assert_eq!(
+            tags["tags"].as_array().unwrap().len(),
+            2,
+            "v{version}: {tags}"
+        );
+    }
 }

@@ -98,8 +98,8 @@ impl<'a> EntryStore<'a> {
         let user_id_for_generation = user_id.clone();
         let stored = row.clone();
         self.db
-            .writer()
-            .call(move |conn| {
+            .entry_writes()
+            .write(move |conn| {
                 conn.prepare_cached(
                     "INSERT INTO entries (id, user_id, mood, tags, note, ai_response, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -255,8 +255,8 @@ impl<'a> EntryStore<'a> {
         let now = now_millis();
         let updated = self
             .db
-            .writer()
-            .call(move |conn| {
+            .entry_writes()
+            .write(move |conn| {
                 let Update {
                     changes,
                     ai_response,
@@ -299,8 +299,8 @@ impl<'a> EntryStore<'a> {
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         let deleted = self
             .db
-            .writer()
-            .call(move |conn| {
+            .entry_writes()
+            .write(move |conn| {
                 conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
                     .execute([id, user_id])
             })

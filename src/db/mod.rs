@@ -4,6 +4,7 @@
 mod entries;
 mod error;
 pub mod files;
+mod group_commit;
 mod migrations;
 mod sessions;
 mod users;
@@ -53,6 +54,7 @@ pub struct Database {
 struct Inner {
     path: PathBuf,
     writer: Connection,
+    entry_writes: group_commit::GroupCommit,
     readers: Vec<Connection>,
     next_reader: AtomicUsize,
     created: bool,
@@ -128,6 +130,7 @@ impl Database {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                entry_writes: group_commit::GroupCommit::start(writer.clone()),
                 writer,
                 readers: reader_connections,
                 next_reader: AtomicUsize::new(0),
@@ -166,6 +169,11 @@ impl Database {
 
     pub(crate) fn writer(&self) -> &Connection {
         &self.inner.writer
+    }
+
+    /// Entry writes, committed in groups (see [`group_commit`]).
+    pub(crate) fn entry_writes(&self) -> &group_commit::GroupCommit {
+        &self.inner.entry_writes
     }
 
     pub(crate) fn reader(&self) -> &Connection {

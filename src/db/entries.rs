@@ -190,7 +190,8 @@ impl<'a> EntryStore<'a> {
             args.push(Box::new(tag.clone()));
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM entry_tags AS other
-                   WHERE other.entry_id = e.id AND other.tag_key = ?{})",
+                   WHERE other.user_id = ?1 AND other.tag_key = ?{}
+                     AND other.created_at = e.created_at AND other.entry_id = e.id)",
                 args.len()
             ));
         }

@@ -9,7 +9,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0003_covering_index.sql"),
     include_str!("../../sql/0004_search.sql"),
     include_str!("../../sql/0005_tag_counts.sql"),
-    include_str!("../../sql/0006_owned_search_terms.sql"),
+    include_str!("../../sql/0006_search_per_user.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

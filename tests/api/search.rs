@@ -317,7 +317,7 @@ async fn edited_and_deleted_entries_leave_the_index_at_once() {
         &app,
         &cookie,
         "calm",
-        &["old"],
+        &["  Old "],
         "An afternoon with the violin.",
     )
     .await;
@@ -333,6 +333,16 @@ async fn edited_and_deleted_entries_leave_the_index_at_once() {
     assert!(found(&app, &cookie, "tag=old").await.is_empty());
     assert_eq!(found(&app, &cookie, &q("cello")).await, vec![id.clone()]);
     assert_eq!(found(&app, &cookie, "tag=new").await, vec![id.clone()]);
+    let response = app
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({"mood": "happy"}),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(found(&app, &cookie, &q("cello")).await, vec![id.clone()]);
+    assert_eq!(found(&app, &cookie, "tag=NEW").await, vec![id.clone()]);
     let response = app
         .delete(&format!("/api/entries/{id}"), Some(&cookie))
         .await;

@@ -23,6 +23,14 @@ pub async fn weekly_moods(ctx: Ctx) -> Result<Response, ApiError> {
 pub async fn mood_buckets(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
     let query = MoodsQuery::parse(&ctx.query())?;
+    // Read before the entries, so a write meanwhile makes what is kept stale. The
+    // buckets name their dates, so the answer does not depend on today.
+    let generation = ctx.state.db.write_generation(&user.id);
+    let question = format!("moods {:?} {:?}", query.starts, query.bounds);
+    let cache = &ctx.state.answers;
+    if let Some(answer) = cache.get(&user.id, &question, generation, None) {
+        return Ok(json(StatusCode::OK, &answer));
+    }
     let rows = ctx
         .state
         .db
@@ -38,7 +46,9 @@ pub async fn mood_buckets(ctx: Ctx) -> Result<Response, ApiError> {
             json!({ "start": day.to_string(), "counts": counts })
         })
         .collect();
-    Ok(json(StatusCode::OK, &json!({ "buckets": buckets })))
+    let answer = json!({ "buckets": buckets });
+    cache.put(&user.id, &question, generation, None, answer.clone());
+    Ok(json(StatusCode::OK, &answer))
 }
 
 /// Totals, streaks in the caller's time zone, the most common mood and top tags.
@@ -51,8 +61,9 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
     let local_day = now.with_timezone(&tz).date_naive();
     // Read before the entries, so a write meanwhile makes what is kept stale.
     let generation = ctx.state.db.write_generation(&user.id);
-    let cache = &ctx.state.summaries;
-    if let Some(summary) = cache.get(&user.id, tz.name(), generation, local_day) {
+    let question = format!("summary {}", tz.name());
+    let cache = &ctx.state.answers;
+    if let Some(summary) = cache.get(&user.id, &question, generation, Some(local_day)) {
         return Ok(json(StatusCode::OK, &summary));
     }
     let entries = ctx.state.db.entries();
@@ -68,7 +79,13 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
             "most_common_mood": moods.first().map(|(mood, _)| mood),
             "top_tags": tag_list(top_tags),
     });
-    cache.put(&user.id, tz.name(), generation, local_day, summary.clone());
+    cache.put(
+        &user.id,
+        &question,
+        generation,
+        Some(local_day),
+        summary.clone(),
+    );
     Ok(json(StatusCode::OK, &summary))
 }
 

@@ -2,6 +2,7 @@
 //! and the one place where errors become statuses and codes.
 
 mod analytics;
+mod answer_cache;
 mod auth;
 mod context;
 mod cookie;
@@ -12,7 +13,6 @@ mod health;
 mod openapi;
 pub mod service;
 mod state;
-mod summary_cache;
 mod vibe;
 mod views;
 

@@ -18,7 +18,8 @@ pub struct AppState {
     pub vibe: Arc<VibePipeline>,
     /// Vibe checks per user and minute, across the vibe endpoints and entry writes.
     pub vibe_checks_by_user: SlidingWindow,
-    pub summaries: super::summary_cache::SummaryCache,
+    /// Summaries and mood buckets, kept until the user's entries change.
+    pub answers: super::answer_cache::AnswerCache,
 }
 
 impl AppState {
@@ -31,7 +32,7 @@ impl AppState {
             accounts,
             vibe: Arc::new(vibe),
             vibe_checks_by_user,
-            summaries: super::summary_cache::SummaryCache::default(),
+            answers: super::answer_cache::AnswerCache::default(),
         }
     }
 }

@@ -622,3 +622,45 @@ async fn entries_written_by_older_schemas_are_found_after_the_upgrade() {
         );
     }
 }
+
+#[tokio::test]
+async fn mood_buckets_follow_every_write_at_once() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let today = chrono::Utc::now().date_naive();
+    let path = format!(
+        "/api/analytics/moods?from={}&to={}&bucket=month&tz=UTC",
+        today - chrono::Duration::days(40),
+        today
+    );
+    let this_month =
+        |answer: Value| answer["buckets"].as_array().unwrap().last().unwrap()["counts"].clone();
+    assert_eq!(this_month(get_json(&app, &cookie, &path).await), json!({}));
+    let id = write(&app, &cookie, "calm", &[], "First.").await;
+    assert_eq!(
+        this_month(get_json(&app, &cookie, &path).await),
+        json!({"calm": 1})
+    );
+    let response = app
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({"mood": "sad"}),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        this_month(get_json(&app, &cookie, &path).await),
+        json!({"sad": 1})
+    );
+    let other = app.signed_up_user("bob@example.com").await;
+    write(&app, &other, "happy", &[], "Bob's.").await;
+    assert_eq!(
+        this_month(get_json(&app, &cookie, &path).await),
+        json!({"sad": 1}),
+        "another user's write changes nothing"
+    );
+    app.delete(&format!("/api/entries/{id}"), Some(&cookie))
+        .await;
+    assert_eq!(this_month(get_json(&app, &cookie, &path).await), json!({}));
+}

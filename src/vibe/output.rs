@@ -208,15 +208,17 @@ fn is_unsafe_as_written(lower: &str) -> bool {
     if mentions_a_dose(lower) {
         return true;
     }
-    CLINICAL
-        .iter()
-        .chain(CRISIS_INSTRUCTIONS)
-        .chain(LEAKAGE)
-        .chain(METHODS_AND_DOSES)
-        .any(|word| contains_word_start(lower, word))
-        || MEDICATION_ADVICE
-            .iter()
-            .any(|phrase| contains_word_start(lower, phrase))
+    static FORBIDDEN: std::sync::LazyLock<WordStarts> = std::sync::LazyLock::new(|| {
+        WordStarts::new(
+            CLINICAL
+                .iter()
+                .chain(CRISIS_INSTRUCTIONS)
+                .chain(LEAKAGE)
+                .chain(METHODS_AND_DOSES)
+                .chain(MEDICATION_ADVICE),
+        )
+    });
+    FORBIDDEN.found_in(lower)
 }
 
 /// As [`is_unsafe`], for the start of a reply still arriving: the last word may be
@@ -348,19 +350,92 @@ fn split_sentences(text: &str) -> Vec<&str> {
     sentences
 }
 
-/// `needle` occurs where a word starts (so "ocd" does not match "procedure").
-fn contains_word_start(haystack: &str, needle: &str) -> bool {
-    haystack.match_indices(needle).any(|(i, _)| {
-        haystack[..i]
-            .chars()
-            .next_back()
-            .is_none_or(|before| !before.is_alphanumeric())
-    })
+/// Needles that count where a word starts (so "ocd" does not match "procedure"),
+/// grouped by first byte: one pass over the text tries, at each place after a
+/// character that is not a letter or digit, only the needles that begin with the
+/// byte found there. Every reply and every streamed prefix is checked, so this
+/// runs far more often than the lists change.
+struct WordStarts {
+    by_first_byte: Vec<Vec<&'static str>>,
+}
+
+impl WordStarts {
+    fn new<'a>(needles: impl Iterator<Item = &'a &'static str>) -> Self {
+        let mut by_first_byte = vec![Vec::new(); 256];
+        for needle in needles {
+            if let Some(&first) = needle.as_bytes().first() {
+                by_first_byte[usize::from(first)].push(*needle);
+            }
+        }
+        Self { by_first_byte }
+    }
+
+    fn found_in(&self, haystack: &str) -> bool {
+        let bytes = haystack.as_bytes();
+        let mut after_word_character = false;
+        for (at, c) in haystack.char_indices() {
+            if !after_word_character {
+                let rest = &bytes[at..];
+                if self.by_first_byte[usize::from(bytes[at])]
+                    .iter()
+                    .any(|needle| rest.starts_with(needle.as_bytes()))
+                {
+                    return true;
+                }
+            }
+            after_word_character = c.is_alphanumeric();
+        }
+        false
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The definition [`WordStarts`] must keep: the needle occurs after a
+    /// character that is not a letter or digit, or at the very start.
+    fn naive_word_start(haystack: &str, needle: &str) -> bool {
+        haystack.match_indices(needle).any(|(i, _)| {
+            haystack[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|before| !before.is_alphanumeric())
+        })
+    }
+
+    #[test]
+    fn word_starts_agree_with_the_plain_definition() {
+        let lists = [
+            CLINICAL,
+            CRISIS_INSTRUCTIONS,
+            LEAKAGE,
+            METHODS_AND_DOSES,
+            MEDICATION_ADVICE,
+        ];
+        let all: Vec<&'static str> = lists.iter().flat_map(|l| l.iter().copied()).collect();
+        assert!(all.iter().all(|n| !n.is_empty()));
+        let matcher = WordStarts::new(all.iter());
+        let mut texts: Vec<String> = vec![
+            "a procedure, then rest".into(),
+            "".into(),
+            "ocd".into(),
+            "éocd ocd".into(),
+            "xocd—ocd".into(),
+            "naïve 1ocd 2 ocd".into(),
+        ];
+        for needle in &all {
+            texts.push(format!("it is {needle} here"));
+            texts.push(format!("x{needle}"));
+            texts.push(format!("é{needle}"));
+            texts.push(format!("-{needle}"));
+            texts.push(needle.to_string());
+        }
+        for text in &texts {
+            let expected = all.iter().any(|needle| naive_word_start(text, needle));
+            assert_eq!(matcher.found_in(text), expected, "{text:?}");
+        }
+    }
 
     #[test]
     fn a_two_sentence_reply_is_kept_as_it_is() {

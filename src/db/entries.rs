@@ -261,7 +261,7 @@ impl<'a> EntryStore<'a> {
                 let Update {
                     changes,
                     ai_response,
-                } = update;
+                } = &update;
                 let replace_ai = ai_response.is_some();
                 conn.prepare_cached(&format!(
                     "UPDATE entries SET
@@ -279,7 +279,7 @@ impl<'a> EntryStore<'a> {
                         changes.tags.as_ref().map(Tags::to_stored),
                         changes.note.as_ref().map(|n| n.as_str()),
                         replace_ai,
-                        ai_response.flatten(),
+                        ai_response.as_ref().and_then(|reply| reply.as_deref()),
                         now,
                         id,
                         user_id
@@ -303,7 +303,7 @@ impl<'a> EntryStore<'a> {
             .entry_writes()
             .write(move |conn| {
                 conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
-                    .execute([id, user_id])
+                    .execute([&id, &user_id])
             })
             .await?;
         self.db.entries_written(&owner);

@@ -1,9 +1,13 @@
 //! Group commit for entry writes. Each commit pays for a durable sync and for
 //! flushing the search index's pending terms into a new segment; writes that
 //! arrive while the writer is busy share one transaction, and so one sync and one
-//! flush. Each write runs in its own savepoint, so a failing write rolls back
-//! alone, and no caller hears of success before the shared commit is durable.
-//! A lone write is committed at once: nothing ever waits for company.
+//! flush. No caller hears of success before the shared commit is durable. A lone
+//! write is committed at once: nothing ever waits for company.
+//!
+//! The writes of a batch run without savepoints between them, because releasing a
+//! savepoint makes FTS5 flush its pending terms, which is the cost this saves.
+//! When one write fails, the whole batch is rolled back and each write runs again
+//! in a transaction of its own, so a failing write never takes others with it.
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_rusqlite::Connection;
@@ -16,102 +20,149 @@ const MAX_BATCH: usize = 64;
 /// Writes waiting for the writer; a caller beyond this waits to enqueue.
 const QUEUE_DEPTH: usize = 1024;
 
-/// Runs one write in its savepoint and returns what tells its caller the outcome
-/// once the shared commit has (or has not) happened.
-type Job = Box<dyn FnOnce(&mut rusqlite::Transaction<'_>) -> Reply + Send>;
-type Reply = Box<dyn FnOnce(Result<(), &rusqlite::Error>) + Send>;
+/// A write waiting in the queue: it may run more than once (each run in a
+/// transaction that is rolled back if it does not commit), and answers once.
+trait PendingWrite: Send {
+    /// Runs the write; `false` when it failed.
+    fn run(&mut self, conn: &rusqlite::Connection) -> bool;
+    /// Tells the caller the outcome, given the outcome of the commit.
+    fn answer(self: Box<Self>, committed: Result<(), &rusqlite::Error>);
+}
+
+struct Write<T, F> {
+    work: F,
+    outcome: Option<rusqlite::Result<T>>,
+    caller: oneshot::Sender<rusqlite::Result<T>>,
+}
+
+impl<T, F> PendingWrite for Write<T, F>
+where
+    F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
+    T: Send,
+{
+    fn run(&mut self, conn: &rusqlite::Connection) -> bool {
+        let outcome = (self.work)(conn);
+        let succeeded = outcome.is_ok();
+        self.outcome = Some(outcome);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, committed: Result<(), &rusqlite::Error>) {
+        let result = match (self.outcome, committed) {
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (_, Err(err)) => Err(copy_error(err)),
+            (None, Ok(())) => Err(rusqlite::Error::InvalidQuery),
+        };
+        let _ = self.caller.send(result);
+    }
+}
+
+type Queued = Box<dyn PendingWrite>;
 
 #[derive(Clone)]
 pub(crate) struct GroupCommit {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Queued>,
 }
 
 impl GroupCommit {
     /// Starts the task that batches writes onto `writer`.
     pub(crate) fn start(writer: Connection) -> Self {
-        let (queue, jobs) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(writer, jobs));
+        let (queue, writes) = mpsc::channel(QUEUE_DEPTH);
+        tokio::spawn(run(writer, writes));
         Self { queue }
     }
 
     /// Runs `work` in a transaction shared with the writes queued beside it; the
-    /// result arrives after that transaction is committed.
+    /// result arrives after that transaction is committed. `work` may run twice
+    /// (the first run rolled back), so it must not keep state between runs.
     ///
     /// # Errors
-    /// `work` fails (only its own changes are rolled back), or the shared commit fails.
+    /// `work` fails (nothing of it is kept), or the commit fails.
     pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
     where
-        F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+        F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        let (answer, answered) = oneshot::channel::<rusqlite::Result<T>>();
-        let job: Job = Box::new(move |tx| {
-            let outcome = in_savepoint(tx, work);
-            Box::new(move |committed| {
-                let result = match (outcome, committed) {
-                    (Ok(value), Ok(())) => Ok(value),
-                    (Err(err), _) => Err(err),
-                    (Ok(_), Err(err)) => Err(copy_error(err)),
-                };
-                let _ = answer.send(result);
-            })
+        let (caller, answered) = oneshot::channel::<rusqlite::Result<T>>();
+        let write: Queued = Box::new(Write {
+            work,
+            outcome: None,
+            caller,
         });
-        self.queue
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Database(tokio_rusqlite::Error::ConnectionClosed))?;
-        match answered.await {
-            Ok(result) => Ok(result?),
-            Err(_) => Err(StoreError::Database(
-                tokio_rusqlite::Error::ConnectionClosed,
-            )),
-        }
+        let closed = || StoreError::Database(tokio_rusqlite::Error::ConnectionClosed);
+        self.queue.send(write).await.map_err(|_| closed())?;
+        Ok(answered.await.map_err(|_| closed())??)
     }
 }
 
-fn in_savepoint<T>(
-    tx: &mut rusqlite::Transaction<'_>,
-    work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
-) -> rusqlite::Result<T> {
-    let savepoint = tx.savepoint()?;
-    let value = work(&savepoint)?;
-    savepoint.commit()?;
-    Ok(value)
-}
-
-async fn run(writer: Connection, mut jobs: mpsc::Receiver<Job>) {
-    while let Some(first) = jobs.recv().await {
+async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
+    while let Some(first) = writes.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+            match writes.try_recv() {
+                Ok(write) => batch.push(write),
                 Err(_) => break,
             }
         }
         let outcome = writer.call_raw(move |conn| commit_batch(conn, batch)).await;
         if outcome.is_err() {
-            // The connection is gone (shutdown): the dropped replies tell each
+            // The connection is gone (shutdown): the dropped writes tell each
             // waiting caller that its write was not made.
             return;
         }
     }
 }
 
-fn commit_batch(conn: &mut rusqlite::Connection, batch: Vec<Job>) {
-    let mut tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot begin a write transaction");
-            return;
+enum Together {
+    Committed,
+    CommitFailed(rusqlite::Error),
+    AWriteFailed,
+}
+
+fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
+    match together(conn, &mut batch) {
+        Ok(Together::Committed) => {
+            for write in batch {
+                write.answer(Ok(()));
+            }
         }
-    };
-    let replies: Vec<Reply> = batch.into_iter().map(|job| job(&mut tx)).collect();
-    let committed = tx.commit();
-    if let Err(err) = &committed {
-        tracing::error!(error = %err, writes = replies.len(), "a group commit failed");
+        Ok(Together::CommitFailed(err)) | Err(err) => {
+            tracing::error!(error = %err, writes = batch.len(), "a group commit failed");
+            for write in batch {
+                write.answer(Err(&err));
+            }
+        }
+        Ok(Together::AWriteFailed) => {
+            for mut write in batch {
+                let committed = alone(conn, write.as_mut());
+                write.answer(committed.as_ref().map(|_| ()));
+            }
+        }
     }
-    for reply in replies {
-        reply(committed.as_ref().map(|_| ()));
+}
+
+/// Every write of the batch in one transaction, rolled back if any fails.
+fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> rusqlite::Result<Together> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for write in batch.iter_mut() {
+        if !write.run(&tx) {
+            return Ok(Together::AWriteFailed);
+        }
+    }
+    Ok(match tx.commit() {
+        Ok(()) => Together::Committed,
+        Err(err) => Together::CommitFailed(err),
+    })
+}
+
+/// One write in a transaction of its own; its own error stays in its outcome.
+fn alone(conn: &mut rusqlite::Connection, write: &mut dyn PendingWrite) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    if write.run(&tx) {
+        tx.commit()
+    } else {
+        Ok(())
     }
 }
 

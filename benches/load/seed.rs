@@ -186,6 +186,7 @@ impl Seed {
                     .expect("storm user");
             }
         }
+        serene::db::apply_search_changes(&tx).expect("search index");
         tx.commit().expect("commit");
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .expect("checkpoint");

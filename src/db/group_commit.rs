@@ -4,8 +4,10 @@
 //! flush. No caller hears of success before the shared commit is durable. A lone
 //! write is committed at once: nothing ever waits for company.
 //!
-//! The writes of a batch run without savepoints between them, because releasing a
-//! savepoint makes FTS5 flush its pending terms, which is the cost this saves.
+//! The writes of a batch run without savepoints between them, and the search index
+//! changes they queue are applied in one statement before the commit: FTS5 flushes
+//! its pending terms whenever a savepoint opens or is released, which is the cost
+//! this saves.
 //! When one write fails, the whole batch is rolled back and each write runs again
 //! in a transaction of its own, so a failing write never takes others with it.
 
@@ -65,11 +67,14 @@ pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Queued>,
 }
 
+/// Runs in every write transaction after its writes and before its commit.
+pub(crate) type BeforeCommit = fn(&rusqlite::Connection) -> rusqlite::Result<()>;
+
 impl GroupCommit {
     /// Starts the task that batches writes onto `writer`.
-    pub(crate) fn start(writer: Connection) -> Self {
+    pub(crate) fn start(writer: Connection, before_commit: BeforeCommit) -> Self {
         let (queue, writes) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(writer, writes));
+        tokio::spawn(run(writer, writes, before_commit));
         Self { queue }
     }
 
@@ -96,7 +101,7 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
+async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, before_commit: BeforeCommit) {
     while let Some(first) = writes.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -105,7 +110,9 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
                 Err(_) => break,
             }
         }
-        let outcome = writer.call_raw(move |conn| commit_batch(conn, batch)).await;
+        let outcome = writer
+            .call_raw(move |conn| commit_batch(conn, batch, before_commit))
+            .await;
         if outcome.is_err() {
             // The connection is gone (shutdown): the dropped writes tell each
             // waiting caller that its write was not made.
@@ -120,8 +127,12 @@ enum Together {
     AWriteFailed,
 }
 
-fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
-    match together(conn, &mut batch) {
+fn commit_batch(
+    conn: &mut rusqlite::Connection,
+    mut batch: Vec<Queued>,
+    before_commit: BeforeCommit,
+) {
+    match together(conn, &mut batch, before_commit) {
         Ok(Together::Committed) => {
             for write in batch {
                 write.answer(Ok(()));
@@ -135,7 +146,7 @@ fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
         }
         Ok(Together::AWriteFailed) => {
             for mut write in batch {
-                let committed = alone(conn, write.as_mut());
+                let committed = alone(conn, write.as_mut(), before_commit);
                 write.answer(committed.as_ref().map(|_| ()));
             }
         }
@@ -143,13 +154,18 @@ fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
 }
 
 /// Every write of the batch in one transaction, rolled back if any fails.
-fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> rusqlite::Result<Together> {
+fn together(
+    conn: &mut rusqlite::Connection,
+    batch: &mut [Queued],
+    before_commit: BeforeCommit,
+) -> rusqlite::Result<Together> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for write in batch.iter_mut() {
         if !write.run(&tx) {
             return Ok(Together::AWriteFailed);
         }
     }
+    before_commit(&tx)?;
     Ok(match tx.commit() {
         Ok(()) => Together::Committed,
         Err(err) => Together::CommitFailed(err),
@@ -157,9 +173,14 @@ fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> rusqlite::
 }
 
 /// One write in a transaction of its own; its own error stays in its outcome.
-fn alone(conn: &mut rusqlite::Connection, write: &mut dyn PendingWrite) -> rusqlite::Result<()> {
+fn alone(
+    conn: &mut rusqlite::Connection,
+    write: &mut dyn PendingWrite,
+    before_commit: BeforeCommit,
+) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if write.run(&tx) {
+        before_commit(&tx)?;
         tx.commit()
     } else {
         Ok(())
@@ -192,7 +213,7 @@ mod tests {
             .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER UNIQUE)"))
             .await
             .unwrap();
-        let group = GroupCommit::start(writer.clone());
+        let group = GroupCommit::start(writer.clone(), |_| Ok(()));
         // Hold the writer, so the writes below queue up and share one transaction.
         let hold = tokio::spawn({
             let writer = writer.clone();

@@ -123,8 +123,11 @@ impl<'a> UserStore<'a> {
         let deleted = self
             .db
             .write_transaction(move |tx| {
-                tx.prepare_cached("DELETE FROM users WHERE id = ?1")?
-                    .execute([id])
+                let deleted = tx
+                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id])?;
+                super::apply_search_changes(tx)?;
+                Ok(deleted)
             })
             .await?;
         self.db.entries_written(&owner);

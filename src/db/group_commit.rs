@@ -4,10 +4,8 @@
 //! flush. No caller hears of success before the shared commit is durable. A lone
 //! write is committed at once: nothing ever waits for company.
 //!
-//! The writes of a batch run without savepoints between them, and the search index
-//! changes they queue are applied in one statement before the commit: FTS5 flushes
-//! its pending terms whenever a savepoint opens or is released, which is the cost
-//! this saves.
+//! The writes of a batch run without savepoints between them, because releasing a
+//! savepoint makes FTS5 flush its pending terms, which is the cost this saves.
 //! When one write fails, the whole batch is rolled back and each write runs again
 //! in a transaction of its own, so a failing write never takes others with it.
 
@@ -67,14 +65,11 @@ pub(crate) struct GroupCommit {
     queue: mpsc::Sender<Queued>,
 }
 
-/// Runs in every write transaction after its writes and before its commit.
-pub(crate) type BeforeCommit = fn(&rusqlite::Connection) -> rusqlite::Result<()>;
-
 impl GroupCommit {
     /// Starts the task that batches writes onto `writer`.
-    pub(crate) fn start(writer: Connection, before_commit: BeforeCommit) -> Self {
+    pub(crate) fn start(writer: Connection) -> Self {
         let (queue, writes) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(writer, writes, before_commit));
+        tokio::spawn(run(writer, writes));
         Self { queue }
     }
 
@@ -101,7 +96,7 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, before_commit: BeforeCommit) {
+async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
     while let Some(first) = writes.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -110,9 +105,7 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, before_comm
                 Err(_) => break,
             }
         }
-        let outcome = writer
-            .call_raw(move |conn| commit_batch(conn, batch, before_commit))
-            .await;
+        let outcome = writer.call_raw(move |conn| commit_batch(conn, batch)).await;
         if outcome.is_err() {
             // The connection is gone (shutdown): the dropped writes tell each
             // waiting caller that its write was not made.
@@ -127,12 +120,8 @@ enum Together {
     AWriteFailed,
 }
 
-fn commit_batch(
-    conn: &mut rusqlite::Connection,
-    mut batch: Vec<Queued>,
-    before_commit: BeforeCommit,
-) {
-    match together(conn, &mut batch, before_commit) {
+fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
+    match together(conn, &mut batch) {
         Ok(Together::Committed) => {
             for write in batch {
                 write.answer(Ok(()));
@@ -146,7 +135,7 @@ fn commit_batch(
         }
         Ok(Together::AWriteFailed) => {
             for mut write in batch {
-                let committed = alone(conn, write.as_mut(), before_commit);
+                let committed = alone(conn, write.as_mut());
                 write.answer(committed.as_ref().map(|_| ()));
             }
         }
@@ -154,18 +143,13 @@ fn commit_batch(
 }
 
 /// Every write of the batch in one transaction, rolled back if any fails.
-fn together(
-    conn: &mut rusqlite::Connection,
-    batch: &mut [Queued],
-    before_commit: BeforeCommit,
-) -> rusqlite::Result<Together> {
+fn together(conn: &mut rusqlite::Connection, batch: &mut [Queued]) -> rusqlite::Result<Together> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     for write in batch.iter_mut() {
         if !write.run(&tx) {
             return Ok(Together::AWriteFailed);
         }
     }
-    before_commit(&tx)?;
     Ok(match tx.commit() {
         Ok(()) => Together::Committed,
         Err(err) => Together::CommitFailed(err),
@@ -173,14 +157,9 @@ fn together(
 }
 
 /// One write in a transaction of its own; its own error stays in its outcome.
-fn alone(
-    conn: &mut rusqlite::Connection,
-    write: &mut dyn PendingWrite,
-    before_commit: BeforeCommit,
-) -> rusqlite::Result<()> {
+fn alone(conn: &mut rusqlite::Connection, write: &mut dyn PendingWrite) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     if write.run(&tx) {
-        before_commit(&tx)?;
         tx.commit()
     } else {
         Ok(())
@@ -213,7 +192,7 @@ mod tests {
             .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER UNIQUE)"))
             .await
             .unwrap();
-        let group = GroupCommit::start(writer.clone(), |_| Ok(()));
+        let group = GroupCommit::start(writer.clone());
         // Hold the writer, so the writes below queue up and share one transaction.
         let hold = tokio::spawn({
             let writer = writer.clone();

@@ -105,9 +105,7 @@ impl Database {
                 configure(conn)?;
                 // Deleted journal text is overwritten, not left in free pages.
                 conn.pragma_update(None, "secure_delete", "ON")?;
-                migrations::apply(conn)?;
-                // Entries written by other tools since the last start.
-                apply_search_changes(conn)
+                migrations::apply(conn)
             })
             .await
             .map_err(setup_err)?;
@@ -132,10 +130,7 @@ impl Database {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                entry_writes: group_commit::GroupCommit::start(
-                    writer.clone(),
-                    apply_search_changes,
-                ),
+                entry_writes: group_commit::GroupCommit::start(writer.clone()),
                 writer,
                 readers: reader_connections,
                 next_reader: AtomicUsize::new(0),
@@ -235,25 +230,6 @@ impl Database {
     pub fn sqlite_version() -> &'static str {
         rusqlite::version()
     }
-}
-
-/// Applies the search index changes that the entry triggers queued in this
-/// transaction (see `sql/0006_search_per_user.sql`): one statement, so FTS5
-/// flushes once per transaction instead of once per write. Every transaction that
-/// writes entries runs it before committing.
-///
-/// # Errors
-/// SQLite fails.
-pub fn apply_search_changes(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO entries_search (entries_search, rowid, note, tags)
-         SELECT CASE WHEN is_removal THEN 'delete' END, entry, note, tags
-         FROM search_pending ORDER BY change",
-    )?
-    .execute([])?;
-    conn.prepare_cached("DELETE FROM search_pending")?
-        .execute([])?;
-    Ok(())
 }
 
 /// Settings every connection needs; PRAGMAs are per connection, not per file.

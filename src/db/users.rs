@@ -123,11 +123,8 @@ impl<'a> UserStore<'a> {
         let deleted = self
             .db
             .write_transaction(move |tx| {
-                let deleted = tx
-                    .prepare_cached("DELETE FROM users WHERE id = ?1")?
-                    .execute([id])?;
-                super::apply_search_changes(tx)?;
-                Ok(deleted)
+                tx.prepare_cached("DELETE FROM users WHERE id = ?1")?
+                    .execute([id])
             })
             .await?;
         self.db.entries_written(&owner);

@@ -664,24 +664,3 @@ async fn mood_buckets_follow_every_write_at_once() {
         .await;
     assert_eq!(this_month(get_json(&app, &cookie, &path).await), json!({}));
 }
-
-#[tokio::test]
-async fn entries_written_by_another_tool_are_indexed_at_the_next_start() {
-    let app = spawn_app().await;
-    let cookie = app.signed_up_user("ada@example.com").await;
-    let user_id = app.user_id(&cookie).await;
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    serene::db::register_functions(&conn).unwrap();
-    conn.execute(
-        "INSERT INTO entries (id, user_id, mood, tags, note, created_at, updated_at)
-         VALUES ('5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d', ?1, 'calm', '[]', ?2, 1, 1)",
-        rusqlite::params![user_id, note("Kayaking on the fjord.")],
-    )
-    .unwrap();
-    drop(conn);
-    let app = app.restart().await;
-    assert_eq!(
-        found(&app, &cookie, &q("fjord")).await,
-        vec!["5a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".to_owned()]
-    );
-}

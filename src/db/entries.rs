@@ -126,8 +126,7 @@ impl<'a> EntryStore<'a> {
         let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM entries WHERE id = ?1 AND user_id = ?2"
                 ))?
@@ -220,8 +219,7 @@ impl<'a> EntryStore<'a> {
 
         let mut entries = self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 let params: Vec<&dyn ToSql> =
                     args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
                 conn.prepare_cached(&sql)?
@@ -322,8 +320,7 @@ impl<'a> EntryStore<'a> {
         let (user_id, start, end) = (user_id.to_owned(), week.start, week.end);
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT mood, count(*) FROM entries
                      WHERE user_id = ?1 AND created_at >= ?2 AND created_at < ?3
@@ -356,8 +353,7 @@ impl<'a> EntryStore<'a> {
         };
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 let mut per_bucket: Vec<Vec<(String, u64)>> = vec![Vec::new(); bounds.len()];
                 let mut statement = conn.prepare_cached(
                     "SELECT created_at, mood FROM entries
@@ -402,8 +398,7 @@ impl<'a> EntryStore<'a> {
         let limit = limit.map_or(-1, i64::from);
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(
                     "SELECT tag, uses FROM tag_counts WHERE user_id = ?1
                      ORDER BY uses DESC, tag LIMIT ?2",
@@ -427,8 +422,7 @@ impl<'a> EntryStore<'a> {
         let user_id = user_id.to_owned();
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 let times = conn
                     .prepare_cached("SELECT created_at FROM entries WHERE user_id = ?1")?
                     .query_map([&user_id], |row| row.get(0))?
@@ -460,8 +454,7 @@ impl<'a> EntryStore<'a> {
             after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM entries
                      WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)

@@ -56,6 +56,7 @@ struct Inner {
     writer: Connection,
     entry_writes: group_commit::GroupCommit,
     readers: Vec<Connection>,
+    reads_in_flight: Vec<AtomicUsize>,
     next_reader: AtomicUsize,
     created: bool,
     /// Write generations in stripes by user: any write to a user's entries moves
@@ -132,6 +133,10 @@ impl Database {
                 path: path.to_path_buf(),
                 entry_writes: group_commit::GroupCommit::start(writer.clone()),
                 writer,
+                reads_in_flight: reader_connections
+                    .iter()
+                    .map(|_| AtomicUsize::new(0))
+                    .collect(),
                 readers: reader_connections,
                 next_reader: AtomicUsize::new(0),
                 created,
@@ -176,10 +181,25 @@ impl Database {
         &self.inner.entry_writes
     }
 
-    pub(crate) fn reader(&self) -> &Connection {
-        let readers = &self.inner.readers;
-        let index = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % readers.len();
-        &readers[index]
+    /// Runs `work` on the reader with the fewest reads in flight. Each reader is a
+    /// thread with its own queue: dealt out in turn, a read can wait behind a slow
+    /// one while another reader idles, which is what long tails are made of.
+    pub(crate) async fn read<R, F>(&self, work: F) -> Result<R, tokio_rusqlite::Error>
+    where
+        F: FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let inner = &self.inner;
+        let count = inner.readers.len();
+        let start = inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        let index = (0..count)
+            .map(|offset| (start + offset) % count)
+            .min_by_key(|&i| inner.reads_in_flight[i].load(Ordering::Relaxed))
+            .unwrap_or(0);
+        let in_flight = &inner.reads_in_flight[index];
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let _finished = Finished(in_flight);
+        inner.readers[index].call(work).await
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection,
@@ -221,14 +241,22 @@ impl Database {
     /// The database does not answer.
     pub async fn ping(&self) -> StoreResult<()> {
         Ok(self
-            .reader()
-            .call(|conn| conn.query_row("SELECT count(*) FROM users WHERE 0", [], |_| Ok(())))
+            .read(|conn| conn.query_row("SELECT count(*) FROM users WHERE 0", [], |_| Ok(())))
             .await?)
     }
 
     /// The SQLite library version linked in.
     pub fn sqlite_version() -> &'static str {
         rusqlite::version()
+    }
+}
+
+/// Counts a read as finished when it is dropped, so a cancelled request counts too.
+struct Finished<'a>(&'a AtomicUsize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -102,8 +102,7 @@ impl<'a> SessionStore<'a> {
     pub async fn load_unexpired(&self, now_secs: i64) -> StoreResult<Vec<SessionRow>> {
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare(
                     "SELECT jti, user_id, expires_at FROM sessions WHERE expires_at >= ?1",
                 )?

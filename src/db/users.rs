@@ -64,8 +64,7 @@ impl<'a> UserStore<'a> {
         let id = id.to_owned();
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached("SELECT id, email, created_at FROM users WHERE id = ?1")?
                     .query_row([id], |row| {
                         Ok(Account {
@@ -96,8 +95,7 @@ impl<'a> UserStore<'a> {
         let key = key.to_owned();
         Ok(self
             .db
-            .reader()
-            .call(move |conn| {
+            .read(move |conn| {
                 conn.prepare_cached(sql)?
                     .query_row([key], |row| {
                         Ok(Credentials {

@@ -60,19 +60,22 @@ FROM entries;
 
 -- Tag rows keyed in page order, (user, tag, time, entry), with no second index:
 -- a write adds one row where the user's tag already lives, a tag filter walks the
--- key itself. Rows are found for deletion by the entry's folded tags, so a change
--- to serene_fold needs a migration that rebuilds this table.
+-- key itself and reaches each entry by its rowid, as the search index does. Rows
+-- are found for deletion by the entry's folded tags, so a change to serene_fold
+-- needs a migration that rebuilds this table.
 CREATE TABLE entry_tags_by_user (
-    user_id    TEXT NOT NULL,
-    tag_key    TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    entry_id   TEXT NOT NULL,
-    tag        TEXT NOT NULL,
+    user_id     TEXT NOT NULL,
+    tag_key     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    entry_id    TEXT NOT NULL,
+    entry_rowid INTEGER NOT NULL,
+    tag         TEXT NOT NULL,
     PRIMARY KEY (user_id, tag_key, created_at, entry_id)
 ) STRICT, WITHOUT ROWID;
 
-INSERT INTO entry_tags_by_user (user_id, tag_key, created_at, entry_id, tag)
-SELECT user_id, tag_key, created_at, entry_id, tag FROM entry_tags;
+INSERT INTO entry_tags_by_user (user_id, tag_key, created_at, entry_id, entry_rowid, tag)
+SELECT t.user_id, t.tag_key, t.created_at, t.entry_id, e.rowid, t.tag
+FROM entry_tags AS t JOIN entries AS e ON e.id = t.entry_id;
 
 DROP TRIGGER entry_tags_after_insert;
 DROP TRIGGER entry_tags_after_update;
@@ -80,8 +83,8 @@ DROP TABLE entry_tags;
 ALTER TABLE entry_tags_by_user RENAME TO entry_tags;
 
 CREATE TRIGGER entry_tags_after_insert AFTER INSERT ON entries BEGIN
-    INSERT OR IGNORE INTO entry_tags (user_id, tag_key, created_at, entry_id, tag)
-    SELECT new.user_id, serene_fold(value), new.created_at, new.id, value
+    INSERT OR IGNORE INTO entry_tags (user_id, tag_key, created_at, entry_id, entry_rowid, tag)
+    SELECT new.user_id, serene_fold(value), new.created_at, new.id, new.rowid, value
     FROM json_each(new.tags);
 END;
 
@@ -90,8 +93,8 @@ WHEN old.tags IS NOT new.tags BEGIN
     DELETE FROM entry_tags
     WHERE user_id = old.user_id AND created_at = old.created_at AND entry_id = old.id
       AND tag_key IN (SELECT serene_fold(value) FROM json_each(old.tags));
-    INSERT OR IGNORE INTO entry_tags (user_id, tag_key, created_at, entry_id, tag)
-    SELECT new.user_id, serene_fold(value), new.created_at, new.id, value
+    INSERT OR IGNORE INTO entry_tags (user_id, tag_key, created_at, entry_id, entry_rowid, tag)
+    SELECT new.user_id, serene_fold(value), new.created_at, new.id, new.rowid, value
     FROM json_each(new.tags);
 END;
 

@@ -150,7 +150,7 @@ impl<'a> EntryStore<'a> {
                 args.push(Box::new(first.clone()));
                 (
                     format!(
-                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.id = t.entry_id
+                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.rowid = t.entry_rowid
                          WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1",
                         aliased_columns()
                     ),

@@ -114,9 +114,8 @@ impl<'a> EntryStore<'a> {
                     stored.created_at,
                     stored.updated_at
                 ])
-            })
+            }, self.db.after_entries_written(&user_id_for_generation))
             .await?;
-        self.db.entries_written(&user_id_for_generation);
         Ok(row)
     }
 
@@ -151,7 +150,8 @@ impl<'a> EntryStore<'a> {
                 (
                     format!(
                         "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.rowid = t.entry_rowid
-                         WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1",
+                         WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1
+                           AND e.id = t.entry_id",
                         aliased_columns()
                     ),
                     "t.created_at",
@@ -255,14 +255,15 @@ impl<'a> EntryStore<'a> {
         let updated = self
             .db
             .entry_writes()
-            .write(move |conn| {
-                let Update {
-                    changes,
-                    ai_response,
-                } = &update;
-                let replace_ai = ai_response.is_some();
-                conn.prepare_cached(&format!(
-                    "UPDATE entries SET
+            .write(
+                move |conn| {
+                    let Update {
+                        changes,
+                        ai_response,
+                    } = &update;
+                    let replace_ai = ai_response.is_some();
+                    conn.prepare_cached(&format!(
+                        "UPDATE entries SET
                         mood = coalesce(?1, mood),
                         tags = coalesce(?2, tags),
                         note = coalesce(?3, note),
@@ -270,24 +271,25 @@ impl<'a> EntryStore<'a> {
                         updated_at = max(?6, updated_at + 1)
                      WHERE id = ?7 AND user_id = ?8
                      RETURNING {COLUMNS}"
-                ))?
-                .query_row(
-                    params![
-                        changes.mood.as_ref().map(|m| m.as_str()),
-                        changes.tags.as_ref().map(Tags::to_stored),
-                        changes.note.as_ref().map(|n| n.as_str()),
-                        replace_ai,
-                        ai_response.as_ref().and_then(|reply| reply.as_deref()),
-                        now,
-                        id,
-                        user_id
-                    ],
-                    entry_from_row,
-                )
-                .optional()
-            })
+                    ))?
+                    .query_row(
+                        params![
+                            changes.mood.as_ref().map(|m| m.as_str()),
+                            changes.tags.as_ref().map(Tags::to_stored),
+                            changes.note.as_ref().map(|n| n.as_str()),
+                            replace_ai,
+                            ai_response.as_ref().and_then(|reply| reply.as_deref()),
+                            now,
+                            id,
+                            user_id
+                        ],
+                        entry_from_row,
+                    )
+                    .optional()
+                },
+                self.db.after_entries_written(&owner),
+            )
             .await?;
-        self.db.entries_written(&owner);
         Ok(updated)
     }
 
@@ -299,12 +301,14 @@ impl<'a> EntryStore<'a> {
         let deleted = self
             .db
             .entry_writes()
-            .write(move |conn| {
-                conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
-                    .execute([&id, &user_id])
-            })
+            .write(
+                move |conn| {
+                    conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
+                        .execute([&id, &user_id])
+                },
+                self.db.after_entries_written(&owner),
+            )
             .await?;
-        self.db.entries_written(&owner);
         Ok(deleted > 0)
     }
 

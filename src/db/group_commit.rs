@@ -33,6 +33,8 @@ struct Write<T, F> {
     work: F,
     outcome: Option<rusqlite::Result<T>>,
     caller: oneshot::Sender<rusqlite::Result<T>>,
+    /// Runs once the write is committed, whether or not the caller still waits.
+    committed: Box<dyn FnOnce() + Send>,
 }
 
 impl<T, F> PendingWrite for Write<T, F>
@@ -54,6 +56,9 @@ where
             (_, Err(err)) => Err(copy_error(err)),
             (None, Ok(())) => Err(rusqlite::Error::InvalidQuery),
         };
+        if result.is_ok() {
+            (self.committed)();
+        }
         let _ = self.caller.send(result);
     }
 }
@@ -76,10 +81,16 @@ impl GroupCommit {
     /// Runs `work` in a transaction shared with the writes queued beside it; the
     /// result arrives after that transaction is committed. `work` may run twice
     /// (the first run rolled back), so it must not keep state between runs.
+    /// `committed` runs right after the commit, even if the caller has gone away
+    /// meanwhile (a client that hangs up does not undo its write).
     ///
     /// # Errors
     /// `work` fails (nothing of it is kept), or the commit fails.
-    pub(crate) async fn write<T, F>(&self, work: F) -> StoreResult<T>
+    pub(crate) async fn write<T, F>(
+        &self,
+        work: F,
+        committed: impl FnOnce() + Send + 'static,
+    ) -> StoreResult<T>
     where
         F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
@@ -89,6 +100,7 @@ impl GroupCommit {
             work,
             outcome: None,
             caller,
+            committed: Box::new(committed),
         });
         let closed = || StoreError::Database(tokio_rusqlite::Error::ConnectionClosed);
         self.queue.send(write).await.map_err(|_| closed())?;
@@ -127,10 +139,19 @@ fn commit_batch(conn: &mut rusqlite::Connection, mut batch: Vec<Queued>) {
                 write.answer(Ok(()));
             }
         }
-        Ok(Together::CommitFailed(err)) | Err(err) => {
-            tracing::error!(error = %err, writes = batch.len(), "a group commit failed");
+        Err(err) => {
+            tracing::error!(error = %err, writes = batch.len(), "cannot begin a write transaction");
             for write in batch {
                 write.answer(Err(&err));
+            }
+        }
+        Ok(Together::CommitFailed(err)) => {
+            // Nothing was committed; each write gets its own chance, so one write
+            // (or a passing error) does not fail the others.
+            tracing::warn!(error = %err, writes = batch.len(), "a group commit failed; writing one by one");
+            for mut write in batch {
+                let committed = alone(conn, write.as_mut());
+                write.answer(committed.as_ref().map(|_| ()));
             }
         }
         Ok(Together::AWriteFailed) => {
@@ -211,7 +232,10 @@ mod tests {
             let group = group.clone();
             writes.spawn(async move {
                 group
-                    .write(move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]))
+                    .write(
+                        move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
+                        || {},
+                    )
                     .await
             });
         }
@@ -228,5 +252,51 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored, vec![1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_caller_went_away_still_runs_its_after_commit_step() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+
+        let writer = Connection::open_in_memory().await.unwrap();
+        writer
+            .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
+            .await
+            .unwrap();
+        let group = GroupCommit::start(writer.clone());
+        let hold = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .call(|_| {
+                        std::thread::sleep(Duration::from_millis(150));
+                        Ok::<_, rusqlite::Error>(())
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let ran = Arc::new(AtomicBool::new(false));
+        let caller = tokio::spawn({
+            let (group, ran) = (group.clone(), Arc::clone(&ran));
+            async move {
+                group
+                    .write(
+                        |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
+                        move || ran.store(true, Ordering::SeqCst),
+                    )
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        caller.abort();
+        hold.await.unwrap().unwrap();
+        let stored: i64 = writer
+            .call(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+            .await
+            .unwrap();
+        assert_eq!(stored, 1, "the write was made");
+        assert!(ran.load(Ordering::SeqCst), "and what follows a commit ran");
     }
 }

@@ -67,6 +67,8 @@ struct Inner {
 }
 
 const GENERATION_STRIPES: usize = 4096;
+/// Reads in flight counted for a reader whose connection has closed.
+const DEAD_READER: usize = 1 << 32;
 
 impl Database {
     /// Opens (creating if needed) the database, applies migrations and opens the readers.
@@ -158,6 +160,12 @@ impl Database {
         self.stripe(user_id).load(Ordering::Acquire)
     }
 
+    /// What moves the user's write generation once an entry write is committed.
+    pub(crate) fn after_entries_written(&self, user_id: &str) -> impl FnOnce() + Send + 'static {
+        let (db, user_id) = (self.clone(), user_id.to_owned());
+        move || db.entries_written(&user_id)
+    }
+
     pub(crate) fn entries_written(&self, user_id: &str) {
         self.stripe(user_id).fetch_add(1, Ordering::AcqRel);
     }
@@ -199,7 +207,13 @@ impl Database {
         let in_flight = &inner.reads_in_flight[index];
         in_flight.fetch_add(1, Ordering::Relaxed);
         let _finished = Finished(in_flight);
-        inner.readers[index].call(work).await
+        let result = inner.readers[index].call(work).await;
+        if matches!(result, Err(tokio_rusqlite::Error::ConnectionClosed)) {
+            // A reader whose thread is gone answers at once and would look the
+            // least busy forever: count it as busy for good.
+            in_flight.fetch_add(DEAD_READER, Ordering::Relaxed);
+        }
+        result
     }
 
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction on the writer connection,

@@ -42,14 +42,14 @@ fn fts_match(user_id: &str, search: &SearchQuery) -> String {
     phrases.join(" AND ")
 }
 
-/// [`COLUMNS`] of the entries table named `e`.
-fn aliased_columns() -> String {
+/// [`COLUMNS`] of the entries table named `e`, spelled out once.
+static ALIASED_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     COLUMNS
         .split(", ")
         .map(|column| format!("e.{column}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
+});
 
 /// A page of entries, newest first, and the cursor of the next page.
 pub struct Page {
@@ -152,7 +152,7 @@ impl<'a> EntryStore<'a> {
                         "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.rowid = t.entry_rowid
                          WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1
                            AND e.id = t.entry_id",
-                        aliased_columns()
+                        *ALIASED_COLUMNS
                     ),
                     "t.created_at",
                     "t.entry_id",
@@ -162,7 +162,7 @@ impl<'a> EntryStore<'a> {
             _ => (
                 format!(
                     "SELECT {} FROM entries AS e WHERE e.user_id = ?1",
-                    aliased_columns()
+                    *ALIASED_COLUMNS
                 ),
                 "e.created_at",
                 "e.id",

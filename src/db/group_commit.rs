@@ -206,27 +206,36 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn writes_queued_together_commit_together_and_a_failing_one_rolls_back_alone() {
+    async fn writer_with(schema: &'static str) -> (Connection, GroupCommit) {
         let writer = Connection::open_in_memory().await.unwrap();
-        writer
-            .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER UNIQUE)"))
-            .await
-            .unwrap();
+        writer.call(move |c| c.execute_batch(schema)).await.unwrap();
         let group = GroupCommit::start(writer.clone());
-        // Hold the writer, so the writes below queue up and share one transaction.
-        let hold = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .call(|_| {
-                        std::thread::sleep(Duration::from_millis(200));
-                        Ok::<_, rusqlite::Error>(())
-                    })
-                    .await
-            }
+        (writer, group)
+    }
+
+    /// Keeps the writer busy for `time`, so writes sent meanwhile queue up and
+    /// share one transaction; returns once the writer is busy.
+    async fn hold_writer(
+        writer: &Connection,
+        time: Duration,
+    ) -> tokio::task::JoinHandle<Result<(), tokio_rusqlite::Error>> {
+        let writer = writer.clone();
+        let hold = tokio::spawn(async move {
+            writer
+                .call(move |_| {
+                    std::thread::sleep(time);
+                    Ok::<_, rusqlite::Error>(())
+                })
+                .await
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
+        hold
+    }
+
+    #[tokio::test]
+    async fn writes_queued_together_commit_together_and_a_failing_one_rolls_back_alone() {
+        let (writer, group) = writer_with("CREATE TABLE t (x INTEGER UNIQUE)").await;
+        let hold = hold_writer(&writer, Duration::from_millis(200)).await;
         let mut writes = tokio::task::JoinSet::new();
         for x in [1, 2, 3, 2, 4] {
             let group = group.clone();
@@ -259,24 +268,8 @@ mod tests {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::Arc;
 
-        let writer = Connection::open_in_memory().await.unwrap();
-        writer
-            .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER)"))
-            .await
-            .unwrap();
-        let group = GroupCommit::start(writer.clone());
-        let hold = tokio::spawn({
-            let writer = writer.clone();
-            async move {
-                writer
-                    .call(|_| {
-                        std::thread::sleep(Duration::from_millis(150));
-                        Ok::<_, rusqlite::Error>(())
-                    })
-                    .await
-            }
-        });
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (writer, group) = writer_with("CREATE TABLE t (x INTEGER)").await;
+        let hold = hold_writer(&writer, Duration::from_millis(150)).await;
         let ran = Arc::new(AtomicBool::new(false));
         let caller = tokio::spawn({
             let (group, ran) = (group.clone(), Arc::clone(&ran));

@@ -3,7 +3,8 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[&str] = &[
+/// Every migration, in order; a database at schema version `n` has had the first `n`.
+pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0001_init.sql"),
     include_str!("../../sql/0002_sessions.sql"),
     include_str!("../../sql/0003_covering_index.sql"),

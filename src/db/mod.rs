@@ -11,6 +11,7 @@ mod users;
 
 pub use entries::{EntryStore, Page, Update};
 pub use error::{StoreError, StoreResult};
+pub use migrations::MIGRATIONS;
 pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;
 

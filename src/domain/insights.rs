@@ -177,13 +177,7 @@ pub fn streaks(times: &[Millis], tz: Tz, now: DateTime<Utc>) -> Streaks {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::domain::test_query as query;
 
     #[test]
     fn weeks_start_on_monday_and_cover_from_and_to() {

@@ -143,6 +143,7 @@ fn parse_limit(text: &str) -> Result<u32, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::test_query as query;
 
     #[test]
     fn dates_must_be_written_exactly_yyyy_mm_dd() {
@@ -158,13 +159,6 @@ mod tests {
             assert!(parse_plain_date(loose).is_none(), "{loose}");
             assert!(parse_bound(loose, Bound::Start).is_err(), "{loose}");
         }
-    }
-
-    fn query(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
     }
 
     #[test]

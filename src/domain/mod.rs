@@ -96,3 +96,12 @@ pub(crate) fn required_str<'a>(
         Some(_) => Err("must be a string".into()),
     }
 }
+
+/// A query-string map for the parsers' tests.
+#[cfg(test)]
+pub(crate) fn test_query(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

@@ -529,15 +529,6 @@ async fn the_summary_follows_every_write_at_once() {
     assert_eq!(total(&get_json(&app, &cookie, path).await), 0);
 }
 
-/// The schema as older Serenes left it: the first `version` migrations.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../sql/0001_init.sql"),
-    include_str!("../../sql/0002_sessions.sql"),
-    include_str!("../../sql/0003_covering_index.sql"),
-    include_str!("../../sql/0004_search.sql"),
-    include_str!("../../sql/0005_tag_counts.sql"),
-];
-
 #[tokio::test]
 async fn entries_written_by_older_schemas_are_found_after_the_upgrade() {
     // 3: before search existed; 5: the first, shared search index.
@@ -545,7 +536,8 @@ async fn entries_written_by_older_schemas_are_found_after_the_upgrade() {
         let dir = tempfile::tempdir().unwrap();
         let conn = rusqlite::Connection::open(dir.path().join("serene.db")).unwrap();
         serene::db::register_functions(&conn).unwrap();
-        for sql in &MIGRATIONS[..version] {
+        // The schema as older Serenes left it: the first `version` migrations.
+        for sql in &serene::db::MIGRATIONS[..version] {
             conn.execute_batch(sql).unwrap();
         }
         conn.pragma_update(None, "user_version", version as i64)

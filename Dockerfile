@@ -16,6 +16,8 @@ RUN mkdir -p src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
     && rm -rf src target/release/deps/serene* target/release/deps/libserene* target/release/.fingerprint/serene-*
 COPY src src
 COPY sql sql
+# The web app's files are compiled into the binary (include_bytes!), not copied.
+COPY app app
 RUN cargo build --release --locked \
     && mkdir -p /out/data \
     && cp target/release/serene /out/serene

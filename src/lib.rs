@@ -2,7 +2,7 @@
 //!
 //! The layers depend one way (see ARCHITECTURE.md):
 //! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
-//! `api` -> `http`; `db` -> `domain`; `config` and `telemetry` are leaves.
+//! `api` -> `web` -> `http`; `db` -> `domain`; `config` and `telemetry` are leaves.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -16,3 +16,4 @@ pub mod http;
 pub mod startup;
 pub mod telemetry;
 pub mod vibe;
+pub mod web;

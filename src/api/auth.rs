@@ -64,6 +64,24 @@ pub async fn me(ctx: Ctx) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, &AccountJson::from(&account)))
 }
 
+/// Who is signed in, without an error when nobody is: the web app asks this on
+/// every load, and a signed-out visitor is not a failure (a 401 would be one in
+/// the browser's console).
+pub async fn session(ctx: Ctx) -> Result<Response, ApiError> {
+    let user = match ctx.user() {
+        Ok(user) => user,
+        Err(ApiError::Unauthenticated) => {
+            return Ok(json(StatusCode::OK, &json!({ "user": null })));
+        }
+        Err(err) => return Err(err),
+    };
+    let account = ctx.state.accounts.account(&user).await?;
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "user": AccountJson::from(&account) }),
+    ))
+}
+
 /// Changes the password: every other session ends, the caller gets a fresh cookie.
 pub async fn change_password(mut ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;

@@ -53,6 +53,7 @@ pub fn router() -> Router {
         .route(Method::POST, "/api/auth/login", handler!(auth::login))
         .route(Method::POST, "/api/auth/logout", handler!(auth::logout))
         .route(Method::GET, "/api/auth/me", handler!(auth::me))
+        .route(Method::GET, "/api/auth/session", handler!(auth::session))
         .route(
             Method::DELETE,
             "/api/auth/me",

@@ -17,6 +17,7 @@ use super::state::AppState;
 use super::{ApiError, Handler, Router};
 use crate::http::response::{add_security_headers, next_request_id};
 use crate::http::{cors, csrf, request, Request, Response};
+use crate::web;
 
 /// Longest request target (path and query) we read; longer is `414 URI_TOO_LONG`.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -43,6 +44,9 @@ pub async fn handle(
 
     let (route, result) = if let Err(err) = within_limits(&parts) {
         ("-", Err(err))
+    } else if !web::is_api_path(parts.uri.path()) {
+        let answer = web::answer(&parts.method, parts.uri.path(), &parts.headers);
+        ("web", answer.map_err(ApiError::from))
     } else if cors::is_preflight(&parts.method, &parts.headers) {
         let response = match router.methods_for(parts.uri.path()) {
             Some(methods) => Ok(cors::preflight(origin.as_ref(), allowed_origins, &methods)),

@@ -197,6 +197,21 @@ pub fn required_note_text(body: &Map<String, Value>) -> Result<String, Validatio
     Ok(note.to_owned())
 }
 
+/// The optional `mood` of a vibe-check body, so that a reply can be made for the
+/// mood as an entry's would be. Missing or null is no mood.
+///
+/// # Errors
+/// 422 when present but not a valid mood.
+pub fn optional_mood(body: &Map<String, Value>) -> Result<Option<Mood>, ValidationError> {
+    match body.get("mood") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => super::required_str(body, "mood")
+            .and_then(Mood::parse)
+            .map(Some)
+            .map_err(|message| ValidationError::field("mood", message)),
+    }
+}
+
 /// A stored entry of one user, as storage returns it.
 #[derive(Debug, Clone)]
 pub struct Entry {

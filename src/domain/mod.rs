@@ -15,8 +15,8 @@ pub use credentials::{
     is_hostname, lookup_email, parse_registration, Email, Password, MAX_PASSWORD_BYTES,
 };
 pub use entry::{
-    is_invisible, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId, Mood, NewEntry,
-    Note, Tags, MIN_NOTE_CHARS,
+    is_invisible, optional_mood, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId,
+    Mood, NewEntry, Note, Tags, MIN_NOTE_CHARS,
 };
 pub use insights::{parse_tz, streaks, MoodsQuery, Streaks};
 pub use list_query::{Cursor, ListQuery};

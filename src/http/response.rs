@@ -86,9 +86,12 @@ pub fn attachment(response: &mut Response, filename: &str) {
     }
 }
 
-/// The contract's security headers, added to every answer.
+/// The contract's security headers, added to every answer. `Cache-Control` is
+/// `no-store` unless the answer chose its own (the web app's assets are revalidated).
 pub fn add_security_headers(headers: &mut HeaderMap, request_id: &str) {
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -131,11 +131,18 @@ impl VibePipeline {
     /// as they pass the output check, then exactly one `Done`, whose response is
     /// the final text. Dropping the receiver (the client went away) stops the
     /// task, and with it the upstream request.
-    pub fn check_streaming(self: &Arc<Self>, note: String) -> mpsc::Receiver<VibeEvent> {
+    pub fn check_streaming(
+        self: &Arc<Self>,
+        note: String,
+        mood: Option<String>,
+    ) -> mpsc::Receiver<VibeEvent> {
         let (events, receiver) = mpsc::channel(EVENTS_IN_FLIGHT);
         let pipeline = Arc::clone(self);
         let task = async move {
-            if let Some(result) = pipeline.run_streaming(&note, &events).await {
+            if let Some(result) = pipeline
+                .run_streaming(&note, mood.as_deref(), &events)
+                .await
+            {
                 let _ = events.send(VibeEvent::Done(result)).await;
             }
         };
@@ -147,6 +154,7 @@ impl VibePipeline {
     async fn run_streaming(
         &self,
         note: &str,
+        mood: Option<&str>,
         events: &mpsc::Sender<VibeEvent>,
     ) -> Option<VibeResult> {
         let cleared = match self.clear(note).await {
@@ -156,7 +164,7 @@ impl VibePipeline {
         let (delta_tx, mut deltas) = mpsc::channel::<String>(EVENTS_IN_FLIGHT);
         let request = VibeRequest {
             note: cleared.note,
-            mood: None,
+            mood,
             deadline: cleared.deadline,
         };
         let reply = self.backend.reply(request, Some(delta_tx));
@@ -179,7 +187,7 @@ impl VibePipeline {
                         Ok(full) => {
                             let (pieces, answer) = gate.finish(&full);
                             send_all(events, pieces).await?;
-                            Some(self.answer(answer, cleared.note, None))
+                            Some(self.answer(answer, cleared.note, mood))
                         }
                     };
                 }

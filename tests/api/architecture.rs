@@ -1,6 +1,6 @@
 //! The dependency order of ARCHITECTURE.md, read from the imports alone:
 //! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
-//! `api` -> `http`; `db` -> `domain`; `config` (which may use `domain`'s rules) and
+//! `api` -> `web` -> `http`; `db` -> `domain`; `config` (which may use `domain`'s rules) and
 //! `telemetry` are read by the layers above `http` and `domain`.
 
 use std::collections::BTreeSet;
@@ -20,8 +20,12 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
             "startup",
             "telemetry",
             "vibe",
+            "web",
         ],
-        "api" => &["auth", "config", "db", "domain", "export", "http", "vibe"],
+        "api" => &[
+            "auth", "config", "db", "domain", "export", "http", "vibe", "web",
+        ],
+        "web" => &["http"],
         "auth" => &["config", "db", "domain"],
         "vibe" => &["config", "db", "domain"],
         "export" => &["db", "domain"],

@@ -1,7 +1,7 @@
 // The account: exports, a new password, sign-out, and deleting everything.
 
 import { api, describe } from './api.js';
-import { announce, field, formatDate, h, uid } from './dom.js';
+import { add, announce, field, formatDate, h, replace, uid } from './dom.js';
 
 export const title = 'Account';
 
@@ -26,8 +26,11 @@ export function render(root, app) {
     field('New password', next, h('p', { class: 'hint' }, 'At least 8 characters. Your other devices will be signed out.')),
     passwordMessage,
     h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'primary' }, 'Change password')));
+  const changeButton = passwordForm.querySelector('button[type=submit]');
   passwordForm.addEventListener('submit', async (event) => {
     event.preventDefault();
+    if (changeButton.disabled) return;
+    changeButton.disabled = true;
     passwordMessage.textContent = '';
     try {
       await api('POST', '/api/auth/password', { current_password: current.value, new_password: next.value });
@@ -38,6 +41,8 @@ export function render(root, app) {
       passwordMessage.textContent = error.status === 422 && error.fields.new_password
         ? `New password ${error.fields.new_password}.`
         : (error.code === 'INVALID_CREDENTIALS' ? 'The current password is not right.' : describe(error));
+    } finally {
+      changeButton.disabled = false;
     }
   });
 
@@ -62,20 +67,30 @@ export function render(root, app) {
         message.textContent = error.code === 'INVALID_CREDENTIALS' ? 'That password is not right; nothing was deleted.' : describe(error);
       }
     });
-    cancel.addEventListener('click', () => { deleteArea.replaceChildren(startDelete); startDelete.focus(); });
-    deleteArea.replaceChildren(form);
+    cancel.addEventListener('click', () => { replace(deleteArea, startDelete); startDelete.focus(); });
+    replace(deleteArea, form);
     password.focus();
   });
-  deleteArea.append(startDelete);
+  add(deleteArea, startDelete);
 
   const signOut = h('button', { type: 'button' }, 'Sign out');
-  signOut.addEventListener('click', () => { signOut.disabled = true; app.signOut(); });
+  const signOutMessage = h('p', { class: 'form-error', role: 'alert' });
+  signOut.addEventListener('click', async () => {
+    signOut.disabled = true;
+    signOutMessage.textContent = '';
+    try {
+      await app.signOut();
+    } catch (error) {
+      signOut.disabled = false;
+      signOutMessage.textContent = `You are still signed in: ${describe(error)}`;
+    }
+  });
 
-  root.append(
+  add(root, 
     h('h1', {}, 'Account'),
     h('p', {}, 'Signed in as ', h('strong', {}, app.user.email), `, writing since ${formatDate(app.user.created_at, { dateStyle: 'long' })}.`),
     section('Export your journal', { class: 'card' }, exports),
     passwordForm,
-    section('Sign out', { class: 'card' }, signOut),
+    section('Sign out', { class: 'card' }, signOut, signOutMessage),
     section('Delete account', { class: 'card danger-zone' }, deleteArea));
 }

@@ -19,15 +19,16 @@ export function whenSessionLost(handler) {
   onSessionLost = handler;
 }
 
-async function send(method, path, body) {
-  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+async function send(method, path, body, signal) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, signal };
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
   try {
     return await fetch(path, init);
-  } catch {
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
     throw new ApiError(0, { error: 'Serene could not be reached. Check your connection and try again.' });
   }
 }
@@ -48,8 +49,8 @@ async function failure(response, path) {
 }
 
 /** A JSON request; resolves to the parsed body (`null` for 204). */
-export async function api(method, path, body) {
-  const response = await send(method, path, body);
+export async function api(method, path, body, signal) {
+  const response = await send(method, path, body, signal);
   if (!response.ok) throw await failure(response, path);
   if (response.status === 204) return null;
   return response.json();
@@ -57,10 +58,12 @@ export async function api(method, path, body) {
 
 /**
  * The vibe check as server-sent events over a POST (EventSource cannot POST).
- * Calls `onDelta(text)` per piece and resolves to the final `done` object.
+ * `subject` is `{note, mood}` or `{entry_id}`; `signal` stops listening (for a
+ * saved entry the server still finishes and stores the reply). Calls
+ * `onDelta(text)` per piece and resolves to the final `done` object.
  */
-export async function streamVibeCheck(note, mood, onDelta) {
-  const response = await send('POST', '/api/ai/vibe-check/stream', { note, mood });
+export async function streamVibeCheck(subject, signal, onDelta) {
+  const response = await send('POST', '/api/ai/vibe-check/stream', subject, signal);
   if (!response.ok) throw await failure(response, '/api/ai/vibe-check/stream');
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

@@ -26,6 +26,17 @@ export function append(element, children) {
   return element;
 }
 
+/** Replaces an element's children; `null`, `undefined` and `false` are skipped. */
+export function replace(element, ...children) {
+  element.replaceChildren();
+  return append(element, children);
+}
+
+/** Adds children at the end; `null`, `undefined` and `false` are skipped. */
+export function add(element, ...children) {
+  return append(element, children);
+}
+
 /** An HTML element: `h('p', {class: 'x'}, 'text', child)`. */
 export function h(tag, attrs, ...children) {
   return build(document.createElement(tag), attrs, children);

@@ -2,7 +2,7 @@
 // dates; edit and delete in place.
 
 import { api, describe } from './api.js';
-import { announce, field, formatDate, h, uid } from './dom.js';
+import { add, announce, field, formatDate, h, replace, uid } from './dom.js';
 import { MIN_NOTE, characters, parseTags, replyView, tagChips } from './journal.js';
 
 export const title = 'History';
@@ -38,6 +38,9 @@ export function render(root, app) {
   let cursor = null;
   let query = new URLSearchParams();
   let loading = false;
+  // Each load has a number; only the newest may draw, so a filter applied while
+  // a page is loading replaces that page instead of being dropped or mixed in.
+  let latest = 0;
 
   function currentQuery() {
     const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
@@ -50,18 +53,19 @@ export function render(root, app) {
   }
 
   async function load(reset) {
-    if (loading) return;
+    if (loading && !reset) return;
     loading = true;
+    const mine = ++latest;
     more.disabled = true;
     filterError.textContent = '';
     try {
       const params = new URLSearchParams(query);
       if (!reset && cursor) params.set('cursor', cursor);
-      const page = await api('GET', `/api/entries?${params}`);
-      if (!app.isCurrent()) return;
-      if (reset) list.replaceChildren();
+      const page = await api('GET', `/api/entries?${params}`, undefined, app.signal);
+      if (mine !== latest || !app.isCurrent()) return;
+      if (reset) replace(list);
       const firstNew = page.entries.length ? list.children.length : -1;
-      for (const entry of page.entries) list.append(entryView(entry));
+      for (const entry of page.entries) add(list, entryView(entry));
       cursor = page.next_cursor;
       more.hidden = !cursor;
       const shown = list.children.length;
@@ -74,13 +78,15 @@ export function render(root, app) {
         heading.focus();
       }
     } catch (error) {
-      if (!app.isCurrent()) return;
+      if (mine !== latest || !app.isCurrent()) return;
       filterError.textContent = error.status === 422
         ? Object.entries(error.fields).map(([name, text]) => `${name}: ${text}`).join('; ') || describe(error)
         : describe(error);
     } finally {
-      loading = false;
-      more.disabled = false;
+      if (mine === latest) {
+        loading = false;
+        more.disabled = false;
+      }
     }
   }
 
@@ -90,9 +96,9 @@ export function render(root, app) {
     const show = (current) => {
       const edit = h('button', { type: 'button' }, 'Edit');
       const remove = h('button', { type: 'button', class: 'danger' }, 'Delete');
-      article.replaceChildren(
+      replace(article, 
         h('header', {},
-          h('h2', { id: headingId, class: 'mood' }, current.mood),
+          h('h2', { id: headingId, class: 'mood', tabindex: '-1' }, current.mood),
           h('time', { datetime: current.created_at }, formatDate(current.created_at))),
         tagChips(current.tags),
         h('p', { class: 'note' }, current.note),
@@ -128,7 +134,7 @@ export function render(root, app) {
         const newTags = parseTags(tagsInput.value);
         if (newTags.join('\u0000') !== current.tags.join('\u0000')) changes.tags = newTags;
         if (noteInput.value !== current.note) changes.note = noteInput.value;
-        if (!Object.keys(changes).length) { show(current); return; }
+        if (!Object.keys(changes).length) { show(current); article.querySelector('h2').focus(); return; }
         busy = true;
         saveButton.disabled = true;
         try {
@@ -146,8 +152,8 @@ export function render(root, app) {
           saveButton.disabled = false;
         }
       });
-      cancel.addEventListener('click', () => show(current));
-      article.replaceChildren(form);
+      cancel.addEventListener('click', () => { show(current); article.querySelector('.actions button').focus(); });
+      replace(article, form);
       moodInput.focus();
     };
 
@@ -158,7 +164,7 @@ export function render(root, app) {
       const box = h('div', { class: 'confirm', role: 'group', 'aria-label': 'Confirm delete' },
         h('p', {}, 'Delete this entry? This cannot be undone.'), error, h('div', { class: 'actions' }, yes, no));
       trigger.closest('.actions').replaceWith(box);
-      no.addEventListener('click', () => { show(current); article.querySelector('button').focus(); });
+      no.addEventListener('click', () => { show(current); article.querySelector('.actions button').focus(); });
       yes.addEventListener('click', async () => {
         yes.disabled = true;
         try {
@@ -192,11 +198,11 @@ export function render(root, app) {
   more.addEventListener('click', () => load(false));
   status.setAttribute('tabindex', '-1');
 
-  root.append(h('h1', {}, 'History'), filters, status, list, more);
+  add(root, h('h1', {}, 'History'), filters, status, list, more);
   query = currentQuery();
   load(true);
   api('GET', '/api/tags').then((answer) => {
     if (!app.isCurrent()) return;
-    tagList.replaceChildren(...answer.tags.map((t) => h('option', { value: t.tag })));
+    replace(tagList, ...answer.tags.map((t) => h('option', { value: t.tag })));
   }).catch(() => {});
 }

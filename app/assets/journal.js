@@ -3,7 +3,7 @@
 // signs out, so an expired session never costs a note.
 
 import { api, describe, streamVibeCheck, waitWords } from './api.js';
-import { announce, field, h, uid } from './dom.js';
+import { add, announce, field, h, replace, uid } from './dom.js';
 
 export const title = 'Journal';
 export const MOODS = ['Happy', 'Calm', 'Grateful', 'Tired', 'Anxious', 'Sad', 'Angry', 'Stressed'];
@@ -58,7 +58,7 @@ export function render(root, app) {
   const otherRadio = h('input', { type: 'radio', name: moodName, value: '' });
   const otherText = h('input', { type: 'text', maxlength: 32, 'aria-label': 'Your own mood', hidden: true });
   const moodError = h('p', { class: 'field-error', id: uid('mood-error') });
-  const moodGroup = h('fieldset', { class: 'moods', role: 'radiogroup', 'aria-labelledby': groupLabel },
+  const moodGroup = h('fieldset', { class: 'moods', role: 'radiogroup', 'aria-labelledby': groupLabel, 'aria-describedby': moodError.id },
     h('legend', { id: groupLabel }, 'Mood'),
     h('div', { class: 'mood-options' },
       radios.map((radio, i) => h('label', { class: 'mood-option' }, radio, ` ${MOODS[i]}`)),
@@ -75,8 +75,11 @@ export function render(root, app) {
   const save = h('button', { type: 'submit', class: 'primary' }, 'Save entry');
   const vibeHeading = uid('vibe-heading');
   const vibeText = h('div', { class: 'vibe-text' });
-  const vibe = h('section', { class: 'vibe', 'aria-labelledby': vibeHeading, 'aria-live': 'polite', hidden: true },
+  // Present from the start, so assistive technology knows the live region before
+  // it changes; busy while the reply streams, so it is read once, when whole.
+  const vibe = h('section', { class: 'vibe', 'aria-labelledby': vibeHeading, 'aria-live': 'polite' },
     h('h2', { id: vibeHeading }, 'Vibe check'), vibeText);
+  add(vibeText, h('p', { class: 'quiet placeholder' }, 'After you save, a short reply to your entry appears here.'));
 
   const form = h('form', { class: 'card', novalidate: true },
     moodGroup,
@@ -95,7 +98,7 @@ export function render(root, app) {
 
   function refresh() {
     otherText.hidden = !otherRadio.checked;
-    chips.replaceChildren(tagChips(parseTags(tags.value)) || '');
+    replace(chips, tagChips(parseTags(tags.value)) || '');
     const needed = MIN_NOTE - characters(note.value);
     counter.textContent = needed > 0
       ? `${needed} more character${needed === 1 ? '' : 's'} needed (at least ${MIN_NOTE}).`
@@ -118,8 +121,17 @@ export function render(root, app) {
     moodError.textContent = fields.mood ? `Mood ${fields.mood}.` : '';
     noteError.textContent = fields.note ? `Note ${fields.note}.` : '';
     message.textContent = fields.tags ? `Tags ${fields.tags}.` : message.textContent;
-    note.toggleAttribute('aria-invalid', Boolean(fields.note));
-    if (fields.note) note.setAttribute('aria-errormessage', noteError.id);
+    for (const [control, name, output] of [[note, 'note', noteError], [moodGroup, 'mood', moodError]]) {
+      if (fields[name]) {
+        control.setAttribute('aria-invalid', 'true');
+        control.setAttribute('aria-errormessage', output.id);
+      } else {
+        control.removeAttribute('aria-invalid');
+        control.removeAttribute('aria-errormessage');
+      }
+    }
+    const problems = [fields.mood && `Mood ${fields.mood}.`, fields.note && `Note ${fields.note}.`].filter(Boolean);
+    if (problems.length) message.textContent = problems.join(' ');
   }
 
   let saving = false;
@@ -133,15 +145,17 @@ export function render(root, app) {
     if (characters(entry.note) < MIN_NOTE) local.note = `must be at least ${MIN_NOTE} characters`;
     showErrors(local);
     if (Object.keys(local).length) {
-      (local.mood ? (radios[0]) : note).focus();
+      (local.mood ? radios[0] : note).focus();
       return;
     }
     saving = true;
     save.disabled = true;
     try {
-      const saved = await api('POST', '/api/entries', entry);
-      if (!app.isCurrent()) return;
+      // Saved at once; the one vibe check streams next and is stored with the entry.
+      const saved = await api('POST', '/api/entries?vibe_check=deferred', entry);
+      // The draft is this save's, whatever screen shows now: never offer it again.
       sessionStorage.removeItem(DRAFT);
+      if (!app.isCurrent()) return;
       form.reset();
       refresh();
       sessionStorage.removeItem(DRAFT);
@@ -159,26 +173,27 @@ export function render(root, app) {
   });
 
   async function showVibe(saved) {
-    vibe.hidden = false;
+    vibe.setAttribute('aria-busy', 'true');
     const calm = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
     vibe.scrollIntoView({ block: 'nearest', behavior: calm ? 'auto' : 'smooth' });
     const line = h('p', { class: 'reply streaming' });
-    vibeText.replaceChildren(h('p', { class: 'quiet' }, 'Entry saved. Listening…'), line);
+    replace(vibeText, h('p', { class: 'quiet' }, 'Entry saved. Listening…'), line);
     let streamed = '';
     try {
-      const done = await streamVibeCheck(saved.note, saved.mood, (text) => {
+      const done = await streamVibeCheck({ entry_id: saved.id }, app.signal, (text) => {
         streamed += text;
         line.textContent = streamed;
       });
       if (!app.isCurrent()) return;
-      vibeText.replaceChildren(...vibeResult(done));
+      replace(vibeText, ...vibeResult(done));
     } catch (error) {
       if (!app.isCurrent()) return;
-      const fallback = replyView(saved.ai_response);
       const why = error.status === 429
         ? `Vibe checks are paused for ${waitWords(error.retryAfter)}. Your entry is saved.`
         : 'The reply could not be made right now. Your entry is saved.';
-      vibeText.replaceChildren(fallback || h('p', { class: 'quiet' }, why));
+      replace(vibeText, h('p', { class: 'quiet' }, why));
+    } finally {
+      vibe.removeAttribute('aria-busy');
     }
   }
 
@@ -187,7 +202,7 @@ export function render(root, app) {
   }
   refresh();
 
-  root.append(
+  add(root, 
     h('h1', {}, 'How are you today?'),
     form,
     vibe,

@@ -24,6 +24,8 @@ const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 let user = null;
 let generation = 0;
+// Aborted when the screen changes: a screen's requests in flight stop with it.
+let screenRequests = new AbortController();
 
 const app = {
   get user() { return user; },
@@ -32,15 +34,13 @@ const app = {
     user = await api('GET', '/api/auth/me');
     show('/journal', { push: false });
   },
+  /** Resolves only if the server ended the session; else throws for the screen to say. */
   async signOut() {
-    try {
-      await api('POST', '/api/auth/logout');
-    } finally {
-      forget();
-      sessionStorage.setItem(SIGNED_OUT_NOTICE, 'You are signed out.');
-      // A fresh document: nothing the old one held in memory survives.
-      window.location.replace('/signin');
-    }
+    await api('POST', '/api/auth/logout');
+    forget();
+    sessionStorage.setItem(SIGNED_OUT_NOTICE, 'You are signed out.');
+    // A fresh document: nothing the old one held in memory survives.
+    window.location.replace('/signin');
   },
   accountDeleted() {
     forget();
@@ -58,6 +58,7 @@ const app = {
 function forget() {
   user = null;
   generation += 1;
+  screenRequests.abort();
   main.replaceChildren();
   nav.hidden = true;
   sessionStorage.clear();
@@ -67,6 +68,7 @@ function sessionLost() {
   if (!user) return;
   user = null;
   generation += 1;
+  screenRequests.abort();
   main.replaceChildren();
   nav.hidden = true;
   // The journal's draft stays in sessionStorage, so an unsaved note survives signing in again.
@@ -85,6 +87,8 @@ function show(requested, { push }) {
   const screen = SCREENS[path];
   generation += 1;
   const mine = generation;
+  screenRequests.abort();
+  screenRequests = new AbortController();
   nav.hidden = !user;
   for (const link of nav.querySelectorAll('a')) {
     if (link.getAttribute('href') === path) link.setAttribute('aria-current', 'page');
@@ -95,7 +99,11 @@ function show(requested, { push }) {
   main.replaceChildren(root);
   // A screen checks `isCurrent()` before drawing late answers, so a slow request
   // never paints over the screen that replaced it (or over a signed-out page).
-  screen.render(root, { ...app, isCurrent: () => mine === generation && user !== null });
+  screen.render(root, {
+    ...app,
+    signal: screenRequests.signal,
+    isCurrent: () => mine === generation && user !== null,
+  });
   focusHeading(root);
 }
 
@@ -105,6 +113,8 @@ document.addEventListener('click', (event) => {
   if (event.metaKey || event.ctrlKey || event.shiftKey || event.altKey || link.hasAttribute('download')) return;
   const url = new URL(link.href, window.location.href);
   if (url.origin !== window.location.origin || !SCREENS[url.pathname]) return;
+  // In-page links (the skip link) are the browser's to follow, not a new screen.
+  if (url.hash && url.pathname === window.location.pathname) return;
   event.preventDefault();
   app.navigate(url.pathname);
 });

@@ -2,7 +2,7 @@
 // field rules, the wait after too many attempts) are said next to the form.
 
 import { api, describe } from './api.js';
-import { field, h, uid } from './dom.js';
+import { add, field, h, uid } from './dom.js';
 
 export const title = 'Sign in';
 
@@ -66,7 +66,7 @@ export function render(root, app) {
     submit('/api/auth/register', () => app.signedIn());
   });
 
-  root.append(
+  add(root, 
     h('h1', {}, 'Welcome to Serene'),
     h('p', { class: 'lede' }, 'A private place for how your days feel. Sign in, or create an account with your email.'),
     notice ? h('p', { class: 'notice', role: 'status' }, notice) : null,

@@ -2,7 +2,7 @@
 // readers: the current ISO week, and the last twelve months, in the browser's zone.
 
 import { api, describe } from './api.js';
-import { h, s, uid } from './dom.js';
+import { add, h, replace, s, uid } from './dom.js';
 
 const zone = () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
@@ -63,24 +63,27 @@ export const weekScreen = {
     const previous = h('button', { type: 'button' }, 'Previous week');
     const next = h('button', { type: 'button' }, 'Next week');
     let monday = isoWeek(new Date()).monday;
+    let latest = 0;
 
     async function load() {
+      const mine = ++latest;
       const week = isoWeek(monday);
       const sunday = new Date(monday.getFullYear(), monday.getMonth(), monday.getDate() + 6);
       const fmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
       range.textContent = `${week.label}: ${fmt.format(monday)} to ${fmt.format(sunday)}`;
-      next.disabled = isoWeek(new Date()).label === week.label;
+      // aria-disabled, not disabled: the button keeps focus when it reaches this week.
+      next.setAttribute('aria-disabled', String(isoWeek(new Date()).label === week.label));
       error.textContent = '';
       try {
         const params = new URLSearchParams({ tz: zone(), week: week.label });
-        const counts = await api('GET', `/api/analytics/weekly?${params}`);
-        if (!app.isCurrent()) return;
+        const counts = await api('GET', `/api/analytics/weekly?${params}`, undefined, app.signal);
+        if (mine !== latest || !app.isCurrent()) return;
         const rows = sortedCounts(counts);
-        body.replaceChildren(...(rows.length
+        replace(body, ...(rows.length
           ? [barChart(rows), countTable('Entries by mood this week', ['Mood', 'Entries'], rows)]
           : [h('p', {}, 'No entries this week.')]));
       } catch (failure) {
-        if (app.isCurrent()) error.textContent = describe(failure);
+        if (mine === latest && app.isCurrent()) error.textContent = describe(failure);
       }
     }
     const move = (days) => {
@@ -88,9 +91,11 @@ export const weekScreen = {
       load();
     };
     previous.addEventListener('click', () => move(-7));
-    next.addEventListener('click', () => move(7));
+    next.addEventListener('click', () => {
+      if (next.getAttribute('aria-disabled') !== 'true') move(7);
+    });
 
-    root.append(
+    add(root, 
       h('h1', {}, 'Week'),
       h('section', { class: 'card', 'aria-labelledby': headingId },
         h('h2', { id: headingId }, 'This week'), range, error, body,
@@ -105,7 +110,7 @@ export const monthsScreen = {
     const headingId = uid('months');
     const body = h('div', { class: 'chart-pair' });
     const error = h('p', { class: 'form-error', role: 'alert' });
-    root.append(
+    add(root, 
       h('h1', {}, 'Months'),
       h('section', { class: 'card', 'aria-labelledby': headingId },
         h('h2', { id: headingId }, 'The last twelve months'), error, body));
@@ -123,7 +128,7 @@ export const monthsScreen = {
         const moods = counts.map(([mood, n]) => `${mood} ${n}`).join(', ') || 'none';
         return [monthName.format(new Date(year, month - 1, 1)), total, moods];
       });
-      body.replaceChildren(
+      replace(body, 
         barChart(rows.map(([label, total]) => [label, total])),
         countTable('Entries per month, with their moods', ['Month', 'Entries', 'Moods'], rows));
     }).catch((failure) => {

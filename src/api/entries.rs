@@ -5,14 +5,18 @@ use super::{ApiError, Ctx};
 use crate::auth::AuthUser;
 use crate::db::Update;
 use crate::domain::time::now_millis;
-use crate::domain::{EntryChanges, EntryFilter, EntryId, ListQuery, NewEntry};
+use crate::domain::{EntryChanges, EntryFilter, EntryId, ListQuery, NewEntry, ValidationError};
 use crate::http::response::{json, no_content, Response};
 
 pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
     let body = ctx.json_object().await?;
     let entry = NewEntry::parse(&body)?;
-    let ai_response = vibe_for_write(&ctx, &user, entry.note.as_str(), entry.mood.as_str()).await;
+    let ai_response = if deferred_vibe_check(&ctx)? {
+        None
+    } else {
+        vibe_for_write(&ctx, &user, entry.note.as_str(), entry.mood.as_str()).await
+    };
     let stored = ctx
         .state
         .db
@@ -100,6 +104,17 @@ pub async fn delete_entry(ctx: Ctx) -> Result<Response, ApiError> {
         Ok(no_content())
     } else {
         Err(ApiError::NotFound)
+    }
+}
+
+/// `?vibe_check=deferred`: save at once, without a reply; the client then streams
+/// the check with `{"entry_id"}` and the reply is stored with the entry (the web
+/// app does this, so the reply a person watches arrive is the one kept, made once).
+fn deferred_vibe_check(ctx: &Ctx) -> Result<bool, ApiError> {
+    match ctx.request.query().get("vibe_check").map(String::as_str) {
+        None => Ok(false),
+        Some("deferred") => Ok(true),
+        Some(_) => Err(ValidationError::field("vibe_check", "must be deferred when given").into()),
     }
 }
 

@@ -293,6 +293,39 @@ impl<'a> EntryStore<'a> {
         Ok(updated)
     }
 
+    /// Stores a reply made after the entry was saved (the streamed vibe check of an
+    /// entry saved with its check deferred): only while the entry is unchanged since
+    /// it was read and has no reply yet, so a reply never lands on a note it was not
+    /// made for. `updated_at` stays: the user changed nothing.
+    ///
+    /// # Errors
+    /// The write fails. `Ok(false)` when the entry changed, went, or has a reply.
+    pub async fn store_late_reply(
+        &self,
+        user_id: &str,
+        id: &str,
+        read_updated_at: Millis,
+        reply: String,
+    ) -> StoreResult<bool> {
+        let owner = user_id.to_owned();
+        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let stored = self
+            .db
+            .entry_writes()
+            .write(
+                move |conn| {
+                    conn.prepare_cached(
+                        "UPDATE entries SET ai_response = ?1
+                         WHERE id = ?2 AND user_id = ?3 AND updated_at = ?4 AND ai_response IS NULL",
+                    )?
+                    .execute(params![reply, id, user_id, read_updated_at])
+                },
+                self.db.after_entries_written(&owner),
+            )
+            .await?;
+        Ok(stored > 0)
+    }
+
     /// # Errors
     /// The write fails. `Ok(false)` when the entry is not the user's.
     pub async fn delete(&self, user_id: &str, id: &EntryId) -> StoreResult<bool> {

@@ -212,6 +212,40 @@ pub fn optional_mood(body: &Map<String, Value>) -> Result<Option<Mood>, Validati
     }
 }
 
+/// What a vibe check is asked about: a note (with the optional mood of its
+/// entry), or an entry already saved with its check deferred, whose reply is then
+/// stored with it.
+#[derive(Debug)]
+pub enum VibeSubject {
+    Note { note: String, mood: Option<Mood> },
+    Entry(Result<EntryId, InvalidEntryId>),
+}
+
+impl VibeSubject {
+    /// # Errors
+    /// 422 for a bad note or mood without an `entry_id`, or an `entry_id` that is
+    /// not a string. A string that is no entry id is kept as `Err`, to be answered
+    /// like an unknown entry (404).
+    pub fn parse(body: &Map<String, Value>) -> Result<Self, ValidationError> {
+        match body.get("entry_id") {
+            None | Some(Value::Null) => Ok(Self::Note {
+                note: required_note_text(body)?,
+                mood: optional_mood(body)?,
+            }),
+            // The entry's own note and mood are what is checked; any in the body must
+            // still be well-formed, and are then ignored.
+            Some(Value::String(id)) => {
+                if body.get("note").is_some_and(|v| !v.is_null()) {
+                    required_note_text(body)?;
+                }
+                optional_mood(body)?;
+                Ok(Self::Entry(EntryId::parse(id)))
+            }
+            Some(_) => Err(ValidationError::field("entry_id", "must be a string")),
+        }
+    }
+}
+
 /// A stored entry of one user, as storage returns it.
 #[derive(Debug, Clone)]
 pub struct Entry {

@@ -16,7 +16,7 @@ pub use credentials::{
 };
 pub use entry::{
     is_invisible, optional_mood, required_note_text, Entry, EntryChanges, EntryId, InvalidEntryId,
-    Mood, NewEntry, Note, Tags, MIN_NOTE_CHARS,
+    Mood, NewEntry, Note, Tags, VibeSubject, MIN_NOTE_CHARS,
 };
 pub use insights::{parse_tz, streaks, MoodsQuery, Streaks};
 pub use list_query::{Cursor, ListQuery};

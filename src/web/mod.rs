@@ -23,7 +23,7 @@ pub const ASSET_PREFIX: &str = "/assets/";
 
 /// The policy for every page and asset: nothing but our own origin, nothing inline.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; \
+style-src 'self'; img-src 'self'; font-src 'self'; connect-src 'self'; \
 object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// Paths under `/api` belong to the API, everything else to the web app.
@@ -119,7 +119,7 @@ fn page_headers(headers: &mut HeaderMap, cache_control: &'static str) {
     );
     headers.insert(
         header::HeaderName::from_static("permissions-policy"),
-        HeaderValue::from_static("camera=(), microphone=(), geolocation=(), interest-cohort=()"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
     );
 }
 

@@ -348,7 +348,7 @@ async fn stream(app: &TestApp, cookie: &str, text: &str) -> reqwest::Response {
 }
 
 /// `(event, data)` pairs of an SSE body.
-fn sse_events(body: &str) -> Vec<(String, Value)> {
+pub fn sse_events(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
         .filter(|block| !block.trim().is_empty())
         .map(|block| {
@@ -634,4 +634,207 @@ async fn a_safe_stream_stops_at_two_sentences_and_matches_the_plain_answer() {
         &json!({"status": "ok", "response": "What a bright morning. Keep that warmth close."})
     );
     assert_eq!(done, &plain);
+}
+
+async fn stream_entry(app: &TestApp, cookie: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/ai/vibe-check/stream"))
+        .header(header::COOKIE, cookie)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn deferred_entry(app: &TestApp, cookie: &str, text: &str) -> Value {
+    let created = app
+        .post_json(
+            "/api/entries?vibe_check=deferred",
+            &json!({ "mood": "grateful", "note": note(text) }),
+            Some(cookie),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    created.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_deferred_entry_is_saved_without_a_reply_and_its_streamed_reply_is_stored() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("deferred@example.com").await;
+    let entry = deferred_entry(&app, &cookie, "Dinner with my sister made me laugh.").await;
+    assert_eq!(entry["ai_response"], Value::Null);
+
+    let streamed = stream_entry(&app, &cookie, &json!({ "entry_id": entry["id"] })).await;
+    assert_eq!(streamed.status(), StatusCode::OK);
+    let events = sse_events(&streamed.text().await.unwrap());
+    let (last, done) = events.last().expect("a done event");
+    assert_eq!(last, "done");
+    assert_eq!(done["status"], "ok");
+    let pieces: String = events
+        .iter()
+        .filter(|(event, _)| event == "delta")
+        .filter_map(|(_, data)| data["text"].as_str())
+        .collect();
+    assert_eq!(pieces, done["response"].as_str().unwrap());
+    assert!(
+        done["response"].as_str().unwrap().contains("grateful"),
+        "made for the entry's mood: {done}"
+    );
+
+    let stored: Value = app
+        .get(
+            &format!("/api/entries/{}", entry["id"].as_str().unwrap()),
+            Some(&cookie),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["ai_response"], done["response"],
+        "the reply that streamed is kept"
+    );
+    assert_eq!(
+        stored["updated_at"], entry["updated_at"],
+        "the user changed nothing"
+    );
+
+    // A second check never replaces the stored reply.
+    let plain = app
+        .post_json(
+            "/api/ai/vibe-check",
+            &json!({ "entry_id": entry["id"] }),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(plain.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_reply_is_stored_even_when_the_client_leaves_mid_stream() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("MOCK_DELAY_MS".into(), "300".into());
+    })
+    .await;
+    let cookie = app.signed_up_user("leaver@example.com").await;
+    let entry = deferred_entry(&app, &cookie, "Walked along the river until dark.").await;
+    let response = stream_entry(&app, &cookie, &json!({ "entry_id": entry["id"] })).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    drop(response);
+    let path = format!("/api/entries/{}", entry["id"].as_str().unwrap());
+    let started = std::time::Instant::now();
+    loop {
+        let stored: Value = app.get(&path, Some(&cookie)).await.json().await.unwrap();
+        if stored["ai_response"].is_string() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_entry_id_that_is_not_yours_or_not_an_id_is_404_and_a_bad_one_is_422() {
+    let app = spawn_app().await;
+    let owner = app.signed_up_user("owner@example.com").await;
+    let other = app.signed_up_user("other@example.com").await;
+    let entry = deferred_entry(&app, &owner, "A quiet Sunday with a book and tea.").await;
+    for body in [
+        json!({ "entry_id": entry["id"] }),
+        json!({ "entry_id": "not-an-id" }),
+        json!({ "entry_id": "00000000-0000-4000-8000-000000000000" }),
+    ] {
+        for path in ["/api/ai/vibe-check", "/api/ai/vibe-check/stream"] {
+            let refused = app.post_json(path, &body, Some(&other)).await;
+            assert_eq!(refused.status(), StatusCode::NOT_FOUND, "{path} {body}");
+        }
+    }
+    for body in [json!({ "entry_id": 7 }), json!({ "entry_id": null })] {
+        let refused = app
+            .post_json("/api/ai/vibe-check/stream", &body, Some(&owner))
+            .await;
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let error: Value = refused.json().await.unwrap();
+        assert!(
+            error["fields"]["entry_id"].is_string() || error["fields"]["note"].is_string(),
+            "{error}"
+        );
+    }
+    let bad_mode = app
+        .post_json(
+            "/api/entries?vibe_check=sometimes",
+            &json!({ "mood": "calm", "note": note("x") }),
+            Some(&owner),
+        )
+        .await;
+    assert_eq!(bad_mode.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let stored: Value = app
+        .get(
+            &format!("/api/entries/{}", entry["id"].as_str().unwrap()),
+            Some(&owner),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["ai_response"],
+        Value::Null,
+        "nothing stored by the refused calls"
+    );
+}
+
+#[tokio::test]
+async fn a_late_reply_never_lands_on_a_note_edited_meanwhile() {
+    let app = spawn_app_with(|vars| {
+        vars.insert("MOCK_DELAY_MS".into(), "400".into());
+    })
+    .await;
+    let cookie = app.signed_up_user("editor@example.com").await;
+    let entry = deferred_entry(&app, &cookie, "First thoughts about the long week.").await;
+    let id = entry["id"].as_str().unwrap().to_owned();
+    let streaming = {
+        let app_client = app.client.clone();
+        let url = app.url("/api/ai/vibe-check/stream");
+        let cookie = cookie.clone();
+        let body = json!({ "entry_id": id });
+        tokio::spawn(async move {
+            app_client
+                .post(url)
+                .header(header::COOKIE, cookie)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let edited = app
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({ "mood": "calm" }),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(edited.status(), StatusCode::OK);
+    let events = sse_events(&streaming.await.unwrap());
+    assert_eq!(events.last().unwrap().0, "done");
+    let stored: Value = app
+        .get(&format!("/api/entries/{id}"), Some(&cookie))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["ai_response"],
+        Value::Null,
+        "made for the old entry, not stored"
+    );
 }

@@ -43,8 +43,9 @@ impl Browser {
     async fn final_reply(&self) -> String {
         self.until(
             "the vibe check",
-            "const r = document.querySelector('section.vibe .vibe-text > :not(.streaming):not(.quiet), \
-             section.vibe .vibe-text > p.quiet:only-child'); return !!r && r.textContent.length > 0",
+            "const v = document.querySelector('section.vibe'); \
+             return !!v && !v.hasAttribute('aria-busy') && !v.querySelector('.placeholder, .streaming') \
+             && v.querySelector('.vibe-text').textContent.length > 0",
         )
         .await;
         self.js("return document.querySelector('section.vibe .vibe-text').textContent")

@@ -34,6 +34,20 @@ const SCREENS: &[(&str, &str, &str)] = &[
 
 async fn check(b: &Browser, name: &str, problems: &mut Vec<String>) {
     b.screenshot(name).await;
+    // Markup slips that axe does not see: stray "null"/"undefined" text, and the
+    // signed-in navigation showing on a signed-out screen.
+    let stray = b
+        .js("return /\\b(null|undefined|NaN|\\[object Object\\])\\b/.test(document.body.innerText)")
+        .await;
+    if stray == true {
+        problems.push(format!("{name}: stray null/undefined text on screen"));
+    }
+    let nav_shown = b
+        .js("return getComputedStyle(document.getElementById('nav')).display !== 'none'")
+        .await;
+    if nav_shown != (!name.starts_with("signin")) {
+        problems.push(format!("{name}: navigation shown = {nav_shown}"));
+    }
     for violation in b.axe_violations().await {
         problems.push(format!("{name}: {violation}"));
     }

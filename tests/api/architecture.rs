@@ -13,6 +13,7 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
             "api",
             "auth",
             "config",
+            "crypto",
             "db",
             "domain",
             "export",
@@ -29,10 +30,10 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
         "auth" => &["config", "db", "domain"],
         "vibe" => &["config", "db", "domain"],
         "export" => &["db", "domain"],
-        "db" => &["config", "domain"],
+        "db" => &["config", "crypto", "domain"],
         "telemetry" => &["config"],
         "config" => &["domain"],
-        "domain" | "http" => &[],
+        "domain" | "http" | "crypto" => &[],
         _ => return None,
     })
 }

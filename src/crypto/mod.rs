@@ -1,0 +1,256 @@
+//! Keys and authenticated encryption, with no storage and no I/O: XChaCha20-Poly1305
+//! with a fresh random 192-bit nonce per seal (random nonces of that size never
+//! realistically repeat), associated data that binds a ciphertext to where it
+//! belongs, and HKDF-SHA256 to derive purpose keys from a user's data key.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+pub const KEY_BYTES: usize = 32;
+const NONCE_BYTES: usize = 24;
+/// The first byte of every sealed value, so a later format can be told apart.
+const FORMAT_V1: u8 = 1;
+/// What a data key is wrapped for: the user it belongs to is appended.
+const WRAP_CONTEXT: &[u8] = b"serene/data-key/v1\0";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CryptoError {
+    /// Wrong key, wrong place (associated data), or altered bytes.
+    #[error("the ciphertext does not open: wrong key, wrong place, or altered")]
+    Integrity,
+    #[error("a key must be {KEY_BYTES} bytes (base64: 44 characters)")]
+    KeyLength,
+    #[error("the system's random number generator failed: {0}")]
+    Random(String),
+}
+
+/// A 256-bit secret key, wiped from memory when dropped.
+#[derive(Clone)]
+pub struct Key(Zeroizing<[u8; KEY_BYTES]>);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(<redacted>)")
+    }
+}
+
+impl Key {
+    /// # Errors
+    /// The operating system cannot give random bytes.
+    pub fn generate() -> Result<Self, CryptoError> {
+        let mut bytes = Zeroizing::new([0u8; KEY_BYTES]);
+        getrandom::fill(bytes.as_mut()).map_err(|e| CryptoError::Random(e.to_string()))?;
+        Ok(Self(bytes))
+    }
+
+    /// # Errors
+    /// `KeyLength` unless exactly 32 bytes.
+    pub fn from_bytes(raw: &[u8]) -> Result<Self, CryptoError> {
+        let bytes: [u8; KEY_BYTES] = raw.try_into().map_err(|_| CryptoError::KeyLength)?;
+        Ok(Self(Zeroizing::new(bytes)))
+    }
+
+    /// # Errors
+    /// `KeyLength` for text that is not the base64 of 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, CryptoError> {
+        let raw = Zeroizing::new(
+            BASE64
+                .decode(text.trim())
+                .map_err(|_| CryptoError::KeyLength)?,
+        );
+        Self::from_bytes(&raw)
+    }
+
+    pub fn to_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(BASE64.encode(self.0.as_ref()))
+    }
+
+    pub fn as_bytes(&self) -> &[u8; KEY_BYTES] {
+        &self.0
+    }
+
+    /// A key for one purpose, derived with HKDF-SHA256 (so one stored key can feed
+    /// several uses without any two sharing a key).
+    pub fn derive(&self, purpose: &[u8]) -> Self {
+        let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(None, self.0.as_ref());
+        let mut out = Zeroizing::new([0u8; KEY_BYTES]);
+        // 32 bytes is far below HKDF-SHA256's output limit, so expand cannot fail.
+        if hkdf.expand(purpose, out.as_mut()).is_err() {
+            unreachable!("HKDF-SHA256 gives 32 bytes");
+        }
+        Self(out)
+    }
+}
+
+/// Encrypts and authenticates `plaintext`; `associated` (not stored) must be
+/// given again to open it.
+///
+/// # Errors
+/// Only when the system's random number generator fails.
+pub fn seal(key: &Key, associated: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let mut nonce = [0u8; NONCE_BYTES];
+    getrandom::fill(&mut nonce).map_err(|e| CryptoError::Random(e.to_string()))?;
+    let cipher = XChaCha20Poly1305::new(key.as_bytes().into());
+    let sealed = cipher
+        .encrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: plaintext,
+                aad: associated,
+            },
+        )
+        .map_err(|_| CryptoError::Integrity)?;
+    let mut out = Vec::with_capacity(1 + NONCE_BYTES + sealed.len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// # Errors
+/// `Integrity` for a wrong key, other associated data, or any altered byte.
+pub fn open(
+    key: &Key,
+    associated: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let body = match sealed.split_first() {
+        Some((&FORMAT_V1, body)) if body.len() >= NONCE_BYTES + 16 => body,
+        _ => return Err(CryptoError::Integrity),
+    };
+    let (nonce, ciphertext) = body.split_at(NONCE_BYTES);
+    let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| CryptoError::Integrity)?;
+    let cipher = XChaCha20Poly1305::new(key.as_bytes().into());
+    cipher
+        .decrypt(
+            &XNonce::from(nonce),
+            Payload {
+                msg: ciphertext,
+                aad: associated,
+            },
+        )
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::Integrity)
+}
+
+fn wrap_context(user_id: &str) -> Vec<u8> {
+    [WRAP_CONTEXT, user_id.as_bytes()].concat()
+}
+
+/// A user's data key sealed under the master key and bound to the user id, so a
+/// wrapped key copied to another user's row does not open.
+///
+/// # Errors
+/// Only when the system's random number generator fails.
+pub fn wrap(master: &Key, user_id: &str, data_key: &Key) -> Result<Vec<u8>, CryptoError> {
+    seal(master, &wrap_context(user_id), data_key.as_bytes())
+}
+
+/// # Errors
+/// `Integrity` for another master key, another user, or altered bytes.
+pub fn unwrap(master: &Key, user_id: &str, wrapped: &[u8]) -> Result<Key, CryptoError> {
+    let raw = open(master, &wrap_context(user_id), wrapped)?;
+    Key::from_bytes(&raw).map_err(|_| CryptoError::Integrity)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> Key {
+        Key::generate().expect("random")
+    }
+
+    #[test]
+    fn a_sealed_value_opens_with_the_same_key_and_place() {
+        let k = key();
+        let sealed = seal(&k, b"user/entry/note", b"dear diary").expect("seal");
+        assert_eq!(
+            &open(&k, b"user/entry/note", &sealed).expect("open")[..],
+            b"dear diary"
+        );
+        assert!(
+            !sealed.windows(10).any(|w| w == b"dear diary"),
+            "no plaintext inside"
+        );
+    }
+
+    #[test]
+    fn another_key_another_place_or_one_altered_byte_does_not_open() {
+        let k = key();
+        let sealed = seal(&k, b"a", b"secret").expect("seal");
+        assert_eq!(open(&key(), b"a", &sealed), Err(CryptoError::Integrity));
+        assert_eq!(open(&k, b"b", &sealed), Err(CryptoError::Integrity));
+        for index in 0..sealed.len() {
+            let mut altered = sealed.clone();
+            altered[index] ^= 0x01;
+            assert_eq!(
+                open(&k, b"a", &altered),
+                Err(CryptoError::Integrity),
+                "byte {index}"
+            );
+        }
+        assert_eq!(open(&k, b"a", &sealed[..10]), Err(CryptoError::Integrity));
+        assert_eq!(open(&k, b"a", &[]), Err(CryptoError::Integrity));
+    }
+
+    #[test]
+    fn the_same_plaintext_seals_differently_every_time() {
+        let k = key();
+        assert_ne!(
+            seal(&k, b"", b"same").expect("seal"),
+            seal(&k, b"", b"same").expect("seal")
+        );
+    }
+
+    #[test]
+    fn a_wrapped_key_opens_only_for_its_user_under_its_master_key() {
+        let (master, data) = (key(), key());
+        let wrapped = wrap(&master, "user-1", &data).expect("wrap");
+        assert_eq!(
+            unwrap(&master, "user-1", &wrapped)
+                .expect("unwrap")
+                .as_bytes(),
+            data.as_bytes()
+        );
+        assert!(unwrap(&master, "user-2", &wrapped).is_err());
+        assert!(unwrap(&key(), "user-1", &wrapped).is_err());
+    }
+
+    #[test]
+    fn keys_round_trip_through_base64_and_refuse_other_lengths() {
+        let k = key();
+        let again = Key::from_base64(&k.to_base64()).expect("parse");
+        assert_eq!(again.as_bytes(), k.as_bytes());
+        assert_eq!(
+            Key::from_base64("c2hvcnQ=").err(),
+            Some(CryptoError::KeyLength)
+        );
+        assert_eq!(
+            Key::from_base64("not base64!").err(),
+            Some(CryptoError::KeyLength)
+        );
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_are_stable() {
+        let k = key();
+        assert_eq!(
+            k.derive(b"search").as_bytes(),
+            k.derive(b"search").as_bytes()
+        );
+        assert_ne!(
+            k.derive(b"search").as_bytes(),
+            k.derive(b"other").as_bytes()
+        );
+        assert_ne!(k.derive(b"search").as_bytes(), k.as_bytes());
+    }
+
+    #[test]
+    fn debug_never_shows_a_key() {
+        assert_eq!(format!("{:?}", key()), "Key(<redacted>)");
+    }
+}

@@ -1,5 +1,5 @@
-//! The command line: `serene` (serve), `serene healthcheck`, `serene backup <file>`,
-//! `--help` and `--version`.
+//! The command line: `serene` (serve), `serene healthcheck`, `serene backup [--keys] <file>`,
+//! `serene rotate-master-key <file>`, `--help` and `--version`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,12 @@ Serene: the backend of a private, AI-assisted mood journal.
 Usage:
   serene                 serve the API (the default; also `serene serve`)
   serene healthcheck     exit 0 when GET /api/health on HOST:PORT answers 200 within 2 s
-  serene backup <file>   copy the live database to <file> (never overwrites)
+  serene backup <file>   copy the live database (the data, no keys) to <file> (never overwrites)
+  serene backup --keys <file>
+                         copy the key store to <file>; keep it apart from data backups
+  serene rotate-master-key <file>
+                         with the server stopped: re-wrap every data key under a new
+                         master key, written to <file> (or read from it if it exists)
   serene --help          show this help
   serene --version       show the version
 
@@ -28,7 +33,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
     match args.as_slice() {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
+        ["backup", "--keys", file] => backup_keys(Path::new(file)),
         ["backup", file] => backup(Path::new(file)),
+        ["rotate-master-key", file] => rotate(Path::new(file)),
         ["--help" | "-h" | "help"] => {
             println!("{HELP}");
             ExitCode::SUCCESS
@@ -162,6 +169,110 @@ fn backup(target: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn backup_keys(target: &Path) -> ExitCode {
+    let config = match load_config() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    match copy_database(&config.keys_database_path, target) {
+        Ok(()) => {
+            println!(
+                "serene: backed up the key store {} to {}; store it apart from the data backups",
+                config.keys_database_path.display(),
+                target.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("serene: key store backup failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn rotate(new_key_file: &Path) -> ExitCode {
+    let config = match load_config() {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return code,
+    };
+    match runtime.block_on(rotate_master_key(&config, new_key_file)) {
+        Ok(message) => {
+            println!("serene: {message}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("serene: rotation failed: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Re-wraps every data key under a new master key in one transaction. The new key
+/// is read from `new_key_file` if it exists, else generated into it. A generated
+/// default key file (no `MASTER_KEY`/`MASTER_KEY_FILE`) is replaced by the new key.
+///
+/// # Errors
+/// No key store, a current master key that does not open it, or a file problem.
+pub async fn rotate_master_key(config: &Config, new_key_file: &Path) -> Result<String, String> {
+    use crate::auth::master_key;
+    use crate::config::MasterKeySource;
+    use crate::crypto::Key;
+
+    if !config.keys_database_path.exists() {
+        return Err(format!(
+            "no key store at {}",
+            config.keys_database_path.display()
+        ));
+    }
+    if matches!(&config.master_key, MasterKeySource::Generated(path) if !path.exists()) {
+        return Err("no master key to rotate from: set MASTER_KEY or MASTER_KEY_FILE".into());
+    }
+    let current = master_key::load(&config.master_key).map_err(|e| e.to_string())?;
+    let keys = crate::db::KeyStore::open(&config.keys_database_path, current)
+        .await
+        .map_err(|e| e.to_string())?;
+    let new_key = if new_key_file.exists() {
+        let text = std::fs::read_to_string(new_key_file)
+            .map_err(|e| format!("{}: {e}", new_key_file.display()))?;
+        Key::from_base64(&text).map_err(|e| format!("{}: {e}", new_key_file.display()))?
+    } else {
+        let key = Key::generate().map_err(|e| e.to_string())?;
+        master_key::write_key_file(new_key_file, &key)
+            .map_err(|e| format!("{}: {e}", new_key_file.display()))?;
+        key
+    };
+    let rewrapped = keys
+        .rotate(new_key.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    if let MasterKeySource::Generated(default_file) = &config.master_key {
+        let staged = default_file.with_extension("key.new");
+        let _ = std::fs::remove_file(&staged);
+        master_key::write_key_file(&staged, &new_key)
+            .and_then(|()| std::fs::rename(&staged, default_file))
+            .map_err(|e| {
+                format!(
+                    "keys re-wrapped, but {} could not be replaced ({e}): start with MASTER_KEY_FILE={}",
+                    default_file.display(),
+                    new_key_file.display()
+                )
+            })?;
+        return Ok(format!(
+            "re-wrapped {rewrapped} data keys; the new master key is in {} and replaced {}",
+            new_key_file.display(),
+            default_file.display()
+        ));
+    }
+    Ok(format!(
+        "re-wrapped {rewrapped} data keys; start the server with MASTER_KEY_FILE={} (or its content as MASTER_KEY)",
+        new_key_file.display()
+    ))
 }
 
 fn copy_database(source: &Path, target: &Path) -> Result<(), String> {

@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::crypto::Key;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:///./data/serene.db";
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_OPENAI_MODEL: &str = "gpt-4o-mini";
@@ -57,6 +59,27 @@ impl std::fmt::Debug for SecretSource {
     }
 }
 
+/// Where the master key (which wraps every user's data key) comes from.
+#[derive(Clone)]
+pub enum MasterKeySource {
+    /// `MASTER_KEY`: the base64 of 32 bytes, checked here.
+    Given(Key),
+    /// `MASTER_KEY_FILE`: a file holding that base64, which must exist.
+    File(PathBuf),
+    /// Neither set: generated once into the data directory, with a warning.
+    Generated(PathBuf),
+}
+
+impl std::fmt::Debug for MasterKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Given(_) => f.write_str("Given(<redacted>)"),
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Generated(path) => f.debug_tuple("Generated").field(path).finish(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct OpenAiConfig {
     pub api_key: Option<String>,
@@ -96,6 +119,10 @@ impl std::fmt::Debug for OpenAiConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_path: PathBuf,
+    /// The key store: wrapped data keys, kept apart from the data so that copies
+    /// of the data never carry the keys.
+    pub keys_database_path: PathBuf,
+    pub master_key: MasterKeySource,
     pub jwt_secret: SecretSource,
     pub jwt_ttl: Duration,
     pub cookie_secure: bool,
@@ -134,6 +161,34 @@ impl Config {
 
         let database_path = parse_database_url(get("DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL))
             .map_err(|m| ConfigError::new("DATABASE_URL", m))?;
+        let keys_database_path = match get("KEYS_DATABASE_URL") {
+            None => data_dir(&database_path).join("serene.keys.db"),
+            Some(url) => {
+                parse_database_url(url).map_err(|m| ConfigError::new("KEYS_DATABASE_URL", m))?
+            }
+        };
+        if keys_database_path == database_path {
+            return Err(ConfigError::new(
+                "KEYS_DATABASE_URL",
+                "must name another file than DATABASE_URL: the keys are kept apart from the data",
+            ));
+        }
+        let master_key = match (get("MASTER_KEY"), get("MASTER_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    "MASTER_KEY",
+                    "set MASTER_KEY or MASTER_KEY_FILE, not both",
+                ))
+            }
+            (Some(text), None) => MasterKeySource::Given(Key::from_base64(text).map_err(|_| {
+                ConfigError::new(
+                    "MASTER_KEY",
+                    "must be the base64 of 32 random bytes (for example `openssl rand -base64 32`)",
+                )
+            })?),
+            (None, Some(path)) => MasterKeySource::File(PathBuf::from(path)),
+            (None, None) => MasterKeySource::Generated(data_dir(&database_path).join("master.key")),
+        };
         let jwt_secret = match vars.get("JWT_SECRET").filter(|v| !v.is_empty()) {
             Some(secret) if secret.len() < MIN_SECRET_BYTES => {
                 return Err(ConfigError::new(
@@ -244,6 +299,8 @@ impl Config {
 
         Ok(Self {
             database_path,
+            keys_database_path,
+            master_key,
             jwt_secret,
             jwt_ttl: Duration::from_secs(jwt_ttl_seconds),
             cookie_secure,
@@ -377,6 +434,47 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn master_key_settings_are_checked_and_name_their_variable() {
+        let error =
+            |pairs: &[(&str, &str)]| Config::from_vars(&vars(pairs)).err().map(|e| e.variable);
+        assert_eq!(error(&[("MASTER_KEY", "c2hvcnQ=")]), Some("MASTER_KEY"));
+        assert_eq!(
+            error(&[("MASTER_KEY", "not base64 at all")]),
+            Some("MASTER_KEY")
+        );
+        let good = crate::crypto::Key::generate().expect("random").to_base64();
+        assert_eq!(
+            error(&[
+                ("MASTER_KEY", good.as_str()),
+                ("MASTER_KEY_FILE", "/run/secrets/k")
+            ]),
+            Some("MASTER_KEY")
+        );
+        assert_eq!(error(&[("MASTER_KEY", good.as_str())]), None);
+        assert_eq!(
+            error(&[
+                ("DATABASE_URL", "/data/s.db"),
+                ("KEYS_DATABASE_URL", "/data/s.db")
+            ]),
+            Some("KEYS_DATABASE_URL")
+        );
+        let config = Config::from_vars(&vars(&[("DATABASE_URL", "/data/s.db")])).expect("config");
+        assert_eq!(
+            config.keys_database_path,
+            PathBuf::from("/data/serene.keys.db")
+        );
+        assert!(matches!(
+            config.master_key,
+            MasterKeySource::Generated(ref path) if path == Path::new("/data/master.key")
+        ));
+        assert!(!format!(
+            "{:?}",
+            Config::from_vars(&vars(&[("MASTER_KEY", good.as_str())])).expect("config")
+        )
+        .contains(good.as_str()));
     }
 
     #[test]

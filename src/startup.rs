@@ -12,12 +12,13 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::api::{self, service, AppState, Router};
+use crate::auth::master_key::{self, MasterKeyError};
 use crate::auth::password::PasswordHasher;
 use crate::auth::secret;
 use crate::auth::token::TokenKeys;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Config;
-use crate::db::{Database, OpenError, StoreError};
+use crate::db::{Database, KeyStore, KeyStoreError, OpenError, StoreError};
 use crate::http::protocol_errors::ProtocolErrors;
 use crate::vibe;
 
@@ -33,6 +34,12 @@ pub enum StartError {
     Database(#[from] OpenError),
     #[error("cannot read or create the JWT secret: {0}")]
     Secret(std::io::Error),
+    #[error(transparent)]
+    MasterKey(#[from] MasterKeyError),
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
+    #[error("cannot read the accounts for the key store: {0}")]
+    Accounts(StoreError),
     #[error("cannot load sessions: {0}")]
     Sessions(StoreError),
     #[error("cannot set up the AI backend: {0}")]
@@ -42,6 +49,30 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+}
+
+/// The key store, checked against the master key; keys issued to the accounts of
+/// before keys existed (once), and shredding cut short by a crash finished.
+async fn open_keys(config: &Config, db: &Database) -> Result<KeyStore, StartError> {
+    let master = master_key::load(&config.master_key)?;
+    let keys = KeyStore::open(&config.keys_database_path, master).await?;
+    let users = db.users().all_ids().await.map_err(StartError::Accounts)?;
+    if let Some(issued) = keys.issue_to_existing_users_once(users.clone()).await? {
+        if issued > 0 {
+            tracing::info!(
+                issued,
+                "issued data keys to the accounts made before keys existed"
+            );
+        }
+    }
+    let existing: std::collections::HashSet<String> = users.into_iter().collect();
+    let shredded = keys
+        .settle_doomed(move |user| existing.contains(user))
+        .await?;
+    if shredded > 0 {
+        tracing::warn!(shredded, "finished shredding the keys of deleted accounts");
+    }
+    Ok(keys)
 }
 
 pub struct Application {
@@ -71,6 +102,7 @@ impl Application {
                 "created a NEW, EMPTY database; if you expected existing journals, stop and check DATABASE_URL"
             );
         }
+        let keys = open_keys(&config, &db).await?;
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
         let tokens = TokenKeys::new(&secret, config.jwt_ttl);
         let sessions = Sessions::load(db.clone(), tokens)
@@ -78,6 +110,7 @@ impl Application {
             .map_err(StartError::Sessions)?;
         let accounts = Accounts::new(
             db.clone(),
+            keys,
             PasswordHasher::new(config.bcrypt_cost),
             sessions,
         );

@@ -200,6 +200,7 @@ impl From<AuthError> for ApiError {
             AuthError::Busy { retry_after_secs } => Self::Busy { retry_after_secs },
             AuthError::Invalid(err) => err.into(),
             AuthError::Store(err) => err.into(),
+            AuthError::Keys(err) => Self::internal(err),
             AuthError::Internal(err) => Self::Internal(err),
         }
     }

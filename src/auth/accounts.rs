@@ -16,7 +16,7 @@ use super::password::PasswordHasher;
 use super::rate_limit::{Reservation, SlidingWindow};
 use super::session::{AuthUser, Sessions};
 use super::AuthError;
-use crate::db::Database;
+use crate::db::{Database, KeyStore};
 use crate::domain::{lookup_email, Account, Email, Password};
 
 /// Password checks one address may have queued or running at once.
@@ -35,6 +35,7 @@ struct Limits {
 
 pub struct Accounts {
     db: Database,
+    keys: KeyStore,
     passwords: PasswordHasher,
     sessions: Sessions,
     limits: Limits,
@@ -42,9 +43,15 @@ pub struct Accounts {
 }
 
 impl Accounts {
-    pub fn new(db: Database, passwords: PasswordHasher, sessions: Sessions) -> Self {
+    pub fn new(
+        db: Database,
+        keys: KeyStore,
+        passwords: PasswordHasher,
+        sessions: Sessions,
+    ) -> Self {
         Self {
             db,
+            keys,
             passwords,
             sessions,
             limits: Limits {
@@ -93,6 +100,13 @@ impl Accounts {
         let hash = self.passwords.hash(password).await?;
         place.keep();
         let account = self.db.users().create(email, hash).await?;
+        // An account without its data key could never be read; undo rather than keep one.
+        if let Err(err) = self.keys.issue(&account.id).await {
+            if let Err(undo) = self.db.users().delete(&account.id).await {
+                tracing::error!(error = %undo, "an account left without a data key");
+            }
+            return Err(err.into());
+        }
         self.sessions.start(&account.id).await
     }
 
@@ -138,7 +152,13 @@ impl Accounts {
             None => (None, None),
         };
         let verified = self.passwords.verify(password, stored_hash).await?;
-        match (user_id.filter(|_| verified), email) {
+        // An account whose key was shredded (its deletion, seen from an older backup
+        // of the data) answers exactly like an unknown email.
+        let keyed = match &user_id {
+            Some(id) if verified => self.keys.data_key(id).await?.is_some(),
+            _ => false,
+        };
+        match (user_id.filter(|_| verified && keyed), email) {
             (Some(user_id), Some(email)) => {
                 drop((by_address, by_email));
                 self.limits.failed_logins_by_email.clear(email.as_str());
@@ -197,7 +217,13 @@ impl Accounts {
         password: &str,
     ) -> Result<(), AuthError> {
         self.confirm_password(user, address, password).await?;
+        // Doomed first: if the rows go but shredding is cut short, the next start
+        // finishes it; if the rows stay, the key is kept.
+        self.keys.doom(&user.id).await?;
         self.db.users().delete(&user.id).await?;
+        if let Err(err) = self.keys.shred(&user.id).await {
+            tracing::error!(error = %err, "the data key of a deleted account is shredded at the next start");
+        }
         // The sessions' rows went with the account; this clears the mirror.
         if let Err(err) = self.sessions.end_all(&user.id).await {
             tracing::warn!(error = %err, "sessions of a deleted account: rows not confirmed gone");

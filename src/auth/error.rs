@@ -1,4 +1,4 @@
-use crate::db::StoreError;
+use crate::db::{KeyStoreError, StoreError};
 use crate::domain::ValidationError;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -22,6 +22,8 @@ pub enum AuthError {
     Invalid(#[from] ValidationError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] KeyStoreError),
     #[error("internal authentication failure: {0}")]
     Internal(BoxError),
 }

@@ -3,6 +3,7 @@
 pub mod accounts;
 mod error;
 pub mod in_flight;
+pub mod master_key;
 pub mod password;
 pub mod rate_limit;
 pub mod secret;

@@ -5,12 +5,14 @@ mod entries;
 mod error;
 pub mod files;
 mod group_commit;
+pub mod keystore;
 mod migrations;
 mod sessions;
 mod users;
 
 pub use entries::{EntryStore, Page, Update};
 pub use error::{StoreError, StoreResult};
+pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::MIGRATIONS;
 pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;

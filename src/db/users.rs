@@ -58,6 +58,21 @@ impl<'a> UserStore<'a> {
         .await
     }
 
+    /// Every account's id, for the key store's checks at start.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn all_ids(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .db
+            .read(|conn| {
+                conn.prepare("SELECT id FROM users")?
+                    .query_map([], |row| row.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .await?)
+    }
+
     /// # Errors
     /// The database does not answer.
     pub async fn find(&self, id: &str) -> StoreResult<Option<Account>> {

@@ -10,6 +10,7 @@ mod entries;
 mod guard_model;
 mod helpers;
 mod http_errors;
+mod keys;
 mod openapi;
 mod process;
 mod search;

@@ -144,6 +144,11 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// A request body must arrive completely within this time (slow-body clients).
     pub body_read_timeout: Duration,
+    /// Rows sealed per transaction by the upgrade to encryption at start.
+    pub upgrade_batch_rows: usize,
+    /// Stops the start after this many upgrade batches, as a crash would: tests
+    /// use it to prove the upgrade resumes. Never set by the environment.
+    pub upgrade_batches_before_stop: Option<usize>,
 }
 
 impl Config {
@@ -315,6 +320,8 @@ impl Config {
             vibe_checks_per_minute: 30,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),
+            upgrade_batch_rows: 500,
+            upgrade_batches_before_stop: None,
             mock_delay: Duration::from_millis(parse_number(
                 get("MOCK_DELAY_MS"),
                 "MOCK_DELAY_MS",

@@ -6,7 +6,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
-use crate::db::{Database, StoreError};
+use crate::db::{Database, EntryKeys, StoreError};
 use crate::domain::time::{format_millis, Millis};
 use crate::domain::{is_invisible, Account, Entry};
 
@@ -29,6 +29,7 @@ pub struct JsonViews {
 /// a broken transfer rather than a complete-looking but truncated file.
 pub fn stream(
     db: Database,
+    keys: EntryKeys,
     account: Account,
     format: Format,
     exported_at: DateTime<Utc>,
@@ -47,7 +48,7 @@ pub fn stream(
         let entries = db.entries();
         let mut after = None;
         loop {
-            let batch = match entries.oldest_first(&account.id, after.take(), BATCH).await {
+            let batch = match entries.oldest_first(&keys, after.take(), BATCH).await {
                 Ok(batch) => batch,
                 Err(err) => {
                     tracing::error!(error = %err, "export stopped by a database error");

@@ -40,6 +40,10 @@ pub enum StartError {
     Keys(#[from] KeyStoreError),
     #[error("cannot read the accounts for the key store: {0}")]
     Accounts(StoreError),
+    #[error("the upgrade to encrypted entries failed: {0}")]
+    Upgrade(StoreError),
+    #[error("the upgrade to encrypted entries stopped after {0} batches, as asked")]
+    UpgradeStopped(usize),
     #[error("cannot load sessions: {0}")]
     Sessions(StoreError),
     #[error("cannot set up the AI backend: {0}")]
@@ -75,6 +79,59 @@ async fn open_keys(config: &Config, db: &Database) -> Result<KeyStore, StartErro
     Ok(keys)
 }
 
+/// Seals the replies written before encryption, a batch per transaction with
+/// progress in the log; an interrupted upgrade resumes at the next start. Then the
+/// WAL is checkpointed and emptied, so the old text stays in neither file.
+async fn seal_old_replies(
+    config: &Config,
+    db: &Database,
+    keys: &KeyStore,
+) -> Result<(), StartError> {
+    let pending = db
+        .entries()
+        .clear_replies()
+        .await
+        .map_err(StartError::Upgrade)?;
+    let total: i64 = pending.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    tracing::warn!(
+        replies = total,
+        "sealing the AI replies written before encryption"
+    );
+    let (mut sealed, mut batches) = (0usize, 0usize);
+    for (user, _) in pending {
+        let Some(user_keys) = keys.entry_keys(&user).await? else {
+            // Only a deleted account (seen in an older backup) has no key; its rows
+            // cannot be sealed, nor ever read through Serene.
+            tracing::warn!(user_id = %user, "replies of an account without a key are left as they are");
+            continue;
+        };
+        loop {
+            if config.upgrade_batches_before_stop == Some(batches) {
+                return Err(StartError::UpgradeStopped(batches));
+            }
+            let done = db
+                .entries()
+                .seal_clear_replies(&user_keys, config.upgrade_batch_rows)
+                .await
+                .map_err(StartError::Upgrade)?;
+            if done == 0 {
+                break;
+            }
+            sealed += done;
+            batches += 1;
+            tracing::info!(sealed, of = total, "sealing replies");
+        }
+    }
+    db.checkpoint()
+        .await
+        .map_err(|e| StartError::Upgrade(e.into()))?;
+    tracing::warn!(sealed, "sealed the AI replies written before encryption");
+    Ok(())
+}
+
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
@@ -103,6 +160,7 @@ impl Application {
             );
         }
         let keys = open_keys(&config, &db).await?;
+        seal_old_replies(&config, &db, &keys).await?;
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
         let tokens = TokenKeys::new(&secret, config.jwt_ttl);
         let sessions = Sessions::load(db.clone(), tokens)

@@ -10,6 +10,7 @@ use super::cookie::COOKIE_NAME;
 use super::state::AppState;
 use super::ApiError;
 use crate::auth::AuthUser;
+use crate::db::EntryKeys;
 use crate::http::Request;
 
 pub struct Ctx {
@@ -28,6 +29,21 @@ impl Ctx {
             .accounts
             .sessions()
             .verify(self.request.cookie(COOKIE_NAME))?)
+    }
+
+    /// The caller's keys for their entries. A valid session of an account whose
+    /// key was shredded (an older backup) is no session.
+    ///
+    /// # Errors
+    /// `Unauthenticated` without a key; 500 when the key store fails.
+    pub async fn entry_keys(&self, user: &AuthUser) -> Result<EntryKeys, ApiError> {
+        self.state
+            .accounts
+            .keys()
+            .entry_keys(&user.id)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or(ApiError::Unauthenticated)
     }
 
     /// The body as a JSON object, under the plumbing's limits.

@@ -10,6 +10,7 @@ use crate::http::response::{json, no_content, Response};
 
 pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
+    let keys = ctx.entry_keys(&user).await?;
     let body = ctx.json_object().await?;
     let entry = NewEntry::parse(&body)?;
     let ai_response = if deferred_vibe_check(&ctx)? {
@@ -21,7 +22,7 @@ pub async fn create_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
         .state
         .db
         .entries()
-        .insert(&user.id, &entry, ai_response, now_millis())
+        .insert(&keys, &entry, ai_response, now_millis())
         .await?;
     Ok(json(StatusCode::CREATED, &EntryJson::from(&stored)))
 }
@@ -39,7 +40,8 @@ pub async fn list_entries(ctx: Ctx) -> Result<Response, ApiError> {
         }
         (Err(errors), _) | (_, Err(errors)) => return Err(errors.into()),
     };
-    let page = ctx.state.db.entries().list(&user.id, &query).await?;
+    let keys = ctx.entry_keys(&user).await?;
+    let page = ctx.state.db.entries().list(&keys, &query).await?;
     let body = PageJson {
         entries: page.entries.iter().map(EntryJson::from).collect(),
         next_cursor: page.next_cursor.map(|c| c.encode()),
@@ -49,12 +51,13 @@ pub async fn list_entries(ctx: Ctx) -> Result<Response, ApiError> {
 
 pub async fn get_entry(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
+    let keys = ctx.entry_keys(&user).await?;
     let id = entry_id(&ctx)?;
     let entry = ctx
         .state
         .db
         .entries()
-        .get(&user.id, &id)
+        .get(&keys, &id)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(json(StatusCode::OK, &EntryJson::from(&entry)))
@@ -64,14 +67,12 @@ pub async fn get_entry(ctx: Ctx) -> Result<Response, ApiError> {
 /// between two short database calls, never inside one.
 pub async fn update_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
+    let keys = ctx.entry_keys(&user).await?;
     let id = entry_id(&ctx)?;
     let body = ctx.json_object().await?;
     let changes = EntryChanges::parse(&body)?;
     let entries = ctx.state.db.entries();
-    let current = entries
-        .get(&user.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let current = entries.get(&keys, &id).await?.ok_or(ApiError::NotFound)?;
     let new_note = changes
         .note
         .as_ref()
@@ -91,7 +92,7 @@ pub async fn update_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
         ai_response,
     };
     let entry = entries
-        .update(&user.id, &id, update)
+        .update(&keys, &id, update)
         .await?
         .ok_or(ApiError::NotFound)?;
     Ok(json(StatusCode::OK, &EntryJson::from(&entry)))

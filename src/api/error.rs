@@ -187,6 +187,10 @@ impl From<StoreError> for ApiError {
         match err {
             StoreError::EmailTaken => Self::EmailTaken,
             StoreError::Database(err) => Self::Internal(Box::new(err)),
+            err @ (StoreError::Integrity { .. } | StoreError::Sealing(_)) => {
+                Self::Internal(Box::new(err))
+            }
+            StoreError::NoKey => Self::Unauthenticated,
         }
     }
 }

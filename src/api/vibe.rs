@@ -8,6 +8,7 @@ use tokio_stream::StreamExt;
 use tracing::Instrument;
 
 use super::{ApiError, AppState, Ctx};
+use crate::db::EntryKeys;
 use crate::domain::{Entry, VibeSubject};
 use crate::http::response::{json, Response};
 use crate::http::sse;
@@ -17,12 +18,12 @@ use crate::vibe::{VibeEvent, VibeResult};
 const EVENTS_IN_FLIGHT: usize = 16;
 
 pub async fn vibe_check(mut ctx: Ctx) -> Result<Response, ApiError> {
-    let (user_id, subject) = checked_subject(&mut ctx).await?;
+    let subject = checked_subject(&mut ctx).await?;
     let result = match subject {
         Subject::Note { note, mood } => ctx.state.vibe.check(&note, mood.as_deref()).await,
-        Subject::Entry(entry) => {
+        Subject::Entry(entry, keys) => {
             let result = ctx.state.vibe.check(&entry.note, Some(&entry.mood)).await;
-            store_reply(&ctx.state, &user_id, &entry, &result).await;
+            store_reply(&ctx.state, &keys, &entry, &result).await;
             result
         }
     };
@@ -33,15 +34,15 @@ pub async fn vibe_check(mut ctx: Ctx) -> Result<Response, ApiError> {
 /// drops the stream, which stops the check and its upstream call; the check of a
 /// saved entry runs on to its end instead, so the entry still gets its reply.
 pub async fn vibe_check_stream(mut ctx: Ctx) -> Result<Response, ApiError> {
-    let (user_id, subject) = checked_subject(&mut ctx).await?;
+    let subject = checked_subject(&mut ctx).await?;
     let events = match subject {
         Subject::Note { note, mood } => ctx.state.vibe.check_streaming(note, mood),
-        Subject::Entry(entry) => {
+        Subject::Entry(entry, keys) => {
             let events = ctx
                 .state
                 .vibe
                 .check_streaming(entry.note.clone(), Some(entry.mood.clone()));
-            relay_and_store(Arc::clone(&ctx.state), user_id, entry, events)
+            relay_and_store(Arc::clone(&ctx.state), keys, entry, events)
         }
     };
     Ok(sse::response(ReceiverStream::new(events).map(
@@ -54,12 +55,12 @@ pub async fn vibe_check_stream(mut ctx: Ctx) -> Result<Response, ApiError> {
 
 enum Subject {
     Note { note: String, mood: Option<String> },
-    Entry(Entry),
+    Entry(Entry, EntryKeys),
 }
 
 /// Auth, the per-user limit, then what the body asks about: a note (with an
 /// optional mood), or one of the caller's saved entries.
-async fn checked_subject(ctx: &mut Ctx) -> Result<(String, Subject), ApiError> {
+async fn checked_subject(ctx: &mut Ctx) -> Result<Subject, ApiError> {
     let user = ctx.user()?;
     ctx.state.vibe_checks_by_user.hit(&user.id)?;
     let body = ctx.json_object().await?;
@@ -69,24 +70,25 @@ async fn checked_subject(ctx: &mut Ctx) -> Result<(String, Subject), ApiError> {
             mood: mood.map(|mood| mood.as_str().to_owned()),
         },
         VibeSubject::Entry(id) => {
+            let keys = ctx.entry_keys(&user).await?;
             let entry = ctx
                 .state
                 .db
                 .entries()
-                .get(&user.id, &id?)
+                .get(&keys, &id?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            Subject::Entry(entry)
+            Subject::Entry(entry, keys)
         }
     };
-    Ok((user.id, subject))
+    Ok(subject)
 }
 
 /// Passes the events on, and stores the final reply with the entry before the
 /// client hears `done`, so the history shows exactly the reply that streamed.
 fn relay_and_store(
     state: Arc<AppState>,
-    user_id: String,
+    keys: EntryKeys,
     entry: Entry,
     mut events: mpsc::Receiver<VibeEvent>,
 ) -> mpsc::Receiver<VibeEvent> {
@@ -94,7 +96,7 @@ fn relay_and_store(
     let task = async move {
         while let Some(event) = events.recv().await {
             if let VibeEvent::Done(result) = &event {
-                store_reply(&state, &user_id, &entry, result).await;
+                store_reply(&state, &keys, &entry, result).await;
             }
             // A client that left stops hearing; the check still ends and is stored.
             let _ = relay.send(event).await;
@@ -104,14 +106,14 @@ fn relay_and_store(
     receiver
 }
 
-async fn store_reply(state: &AppState, user_id: &str, entry: &Entry, result: &VibeResult) {
+async fn store_reply(state: &AppState, keys: &EntryKeys, entry: &Entry, result: &VibeResult) {
     let Some(reply) = result.clone().stored_response() else {
         return;
     };
     match state
         .db
         .entries()
-        .store_late_reply(user_id, &entry.id, entry.updated_at, reply)
+        .store_late_reply(keys, &entry.id, entry.updated_at, &reply)
         .await
     {
         Ok(true) => {}

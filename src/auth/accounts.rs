@@ -73,6 +73,11 @@ impl Accounts {
         &self.sessions
     }
 
+    /// The key store, for the data keys that seal each user's entries.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
     /// Takes a place for a registration from an address, before its body is read.
     /// The caller keeps it for an attempt that counts, or drops it to give it back.
     ///

@@ -1,6 +1,7 @@
 use rusqlite::{params, OptionalExtension, Row, ToSql};
 
 use super::error::StoreResult;
+use super::sealing::{EntryKeys, Field, Stored};
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::{
@@ -8,18 +9,55 @@ use crate::domain::{
     WeekQuery,
 };
 
-const COLUMNS: &str = "id, mood, tags, note, ai_response, created_at, updated_at";
+/// The reply is read from both columns: sealed, or in clear from before encryption.
+const COLUMNS: &str =
+    "id, mood, tags, note, ai_response, created_at, updated_at, ai_response_sealed";
 
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
-    Ok(Entry {
-        id: row.get(0)?,
-        mood: row.get(1)?,
-        tags: Tags::from_stored(&row.get::<_, String>(2)?),
-        note: row.get(3)?,
-        ai_response: row.get(4)?,
-        created_at: row.get(5)?,
-        updated_at: row.get(6)?,
+/// A row as read: the private reply still as stored, opened after the read.
+struct RawEntry {
+    entry: Entry,
+    reply: Option<Stored>,
+}
+
+fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
+    Ok(RawEntry {
+        entry: Entry {
+            id: row.get(0)?,
+            mood: row.get(1)?,
+            tags: Tags::from_stored(&row.get::<_, String>(2)?),
+            note: row.get(3)?,
+            ai_response: None,
+            created_at: row.get(5)?,
+            updated_at: row.get(6)?,
+        },
+        reply: match Stored::from_column(row.get_ref(7)?)? {
+            Some(sealed) => Some(sealed),
+            None => Stored::from_column(row.get_ref(4)?)?,
+        },
     })
+}
+
+impl RawEntry {
+    /// Opens the sealed fields with the owner's key (outside the database thread).
+    fn open(self, keys: &EntryKeys) -> StoreResult<Entry> {
+        let RawEntry { mut entry, reply } = self;
+        entry.ai_response = keys.open_optional(&entry.id, Field::Reply, reply)?;
+        Ok(entry)
+    }
+}
+
+fn open_all(raws: Vec<RawEntry>, keys: &EntryKeys) -> StoreResult<Vec<Entry>> {
+    raws.into_iter().map(|raw| raw.open(keys)).collect()
+}
+
+fn seal_reply(
+    keys: &EntryKeys,
+    entry_id: &str,
+    reply: Option<&str>,
+) -> StoreResult<Option<Vec<u8>>> {
+    reply
+        .map(|text| keys.seal(entry_id, Field::Reply, text))
+        .transpose()
 }
 
 /// The FTS5 query for a search by one user: every group as a phrase of the
@@ -80,7 +118,7 @@ impl<'a> EntryStore<'a> {
     /// The write fails (for example, the user no longer exists).
     pub async fn insert(
         &self,
-        user_id: &str,
+        keys: &EntryKeys,
         entry: &NewEntry,
         ai_response: Option<String>,
         created_at: Millis,
@@ -94,14 +132,15 @@ impl<'a> EntryStore<'a> {
             created_at,
             updated_at: created_at,
         };
-        let user_id = user_id.to_owned();
+        let sealed_reply = seal_reply(keys, &row.id, row.ai_response.as_deref())?;
+        let user_id = keys.user_id().to_owned();
         let user_id_for_generation = user_id.clone();
         let stored = row.clone();
         self.db
             .entry_writes()
             .write(move |conn| {
                 conn.prepare_cached(
-                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response, created_at, updated_at)
+                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response_sealed, created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )?
                 .execute(params![
@@ -110,7 +149,7 @@ impl<'a> EntryStore<'a> {
                     stored.mood,
                     stored.tags.to_stored(),
                     stored.note,
-                    stored.ai_response,
+                    sealed_reply,
                     stored.created_at,
                     stored.updated_at
                 ])
@@ -121,9 +160,9 @@ impl<'a> EntryStore<'a> {
 
     /// # Errors
     /// The database does not answer.
-    pub async fn get(&self, user_id: &str, id: &EntryId) -> StoreResult<Option<Entry>> {
-        let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
-        Ok(self
+    pub async fn get(&self, keys: &EntryKeys, id: &EntryId) -> StoreResult<Option<Entry>> {
+        let (user_id, id) = (keys.user_id().to_owned(), id.as_str().to_owned());
+        let raw = self
             .db
             .read(move |conn| {
                 conn.prepare_cached(&format!(
@@ -132,7 +171,8 @@ impl<'a> EntryStore<'a> {
                 .query_row([id, user_id], entry_from_row)
                 .optional()
             })
-            .await?)
+            .await?;
+        raw.map(|raw| raw.open(keys)).transpose()
     }
 
     /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
@@ -141,7 +181,8 @@ impl<'a> EntryStore<'a> {
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn list(&self, user_id: &str, query: &ListQuery) -> StoreResult<Page> {
+    pub async fn list(&self, keys: &EntryKeys, query: &ListQuery) -> StoreResult<Page> {
+        let user_id = keys.user_id();
         let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
         let filter = &query.filter;
         let (mut sql, time, id, other_tags) = match filter.tags.split_first() {
@@ -217,7 +258,7 @@ impl<'a> EntryStore<'a> {
             args.len()
         ));
 
-        let mut entries = self
+        let raws = self
             .db
             .read(move |conn| {
                 let params: Vec<&dyn ToSql> =
@@ -227,6 +268,7 @@ impl<'a> EntryStore<'a> {
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
+        let mut entries = open_all(raws, keys)?;
         let next_cursor = if entries.len() > limit {
             entries.truncate(limit);
             entries.last().map(Entry::cursor)
@@ -245,29 +287,31 @@ impl<'a> EntryStore<'a> {
     /// The write fails. `Ok(None)` when the entry is not the user's.
     pub async fn update(
         &self,
-        user_id: &str,
+        keys: &EntryKeys,
         id: &EntryId,
         update: Update,
     ) -> StoreResult<Option<Entry>> {
-        let owner = user_id.to_owned();
-        let (user_id, id) = (user_id.to_owned(), id.as_str().to_owned());
+        let owner = keys.user_id().to_owned();
+        let (user_id, id) = (keys.user_id().to_owned(), id.as_str().to_owned());
         let now = now_millis();
+        let sealed_reply = match &update.ai_response {
+            Some(reply) => Some(seal_reply(keys, &id, reply.as_deref())?),
+            None => None,
+        };
         let updated = self
             .db
             .entry_writes()
             .write(
                 move |conn| {
-                    let Update {
-                        changes,
-                        ai_response,
-                    } = &update;
-                    let replace_ai = ai_response.is_some();
+                    let changes = &update.changes;
+                    let replace_ai = sealed_reply.is_some();
                     conn.prepare_cached(&format!(
                         "UPDATE entries SET
                         mood = coalesce(?1, mood),
                         tags = coalesce(?2, tags),
                         note = coalesce(?3, note),
-                        ai_response = CASE WHEN ?4 THEN ?5 ELSE ai_response END,
+                        ai_response_sealed = CASE WHEN ?4 THEN ?5 ELSE ai_response_sealed END,
+                        ai_response = CASE WHEN ?4 THEN NULL ELSE ai_response END,
                         updated_at = max(?6, updated_at + 1)
                      WHERE id = ?7 AND user_id = ?8
                      RETURNING {COLUMNS}"
@@ -278,7 +322,7 @@ impl<'a> EntryStore<'a> {
                             changes.tags.as_ref().map(Tags::to_stored),
                             changes.note.as_ref().map(|n| n.as_str()),
                             replace_ai,
-                            ai_response.as_ref().and_then(|reply| reply.as_deref()),
+                            sealed_reply.as_ref().and_then(Option::as_ref),
                             now,
                             id,
                             user_id
@@ -290,7 +334,7 @@ impl<'a> EntryStore<'a> {
                 self.db.after_entries_written(&owner),
             )
             .await?;
-        Ok(updated)
+        updated.map(|raw| raw.open(keys)).transpose()
     }
 
     /// Stores a reply made after the entry was saved (the streamed vibe check of an
@@ -302,21 +346,23 @@ impl<'a> EntryStore<'a> {
     /// The write fails. `Ok(false)` when the entry changed, went, or has a reply.
     pub async fn store_late_reply(
         &self,
-        user_id: &str,
+        keys: &EntryKeys,
         id: &str,
         read_updated_at: Millis,
-        reply: String,
+        reply: &str,
     ) -> StoreResult<bool> {
-        let owner = user_id.to_owned();
-        let (user_id, id) = (user_id.to_owned(), id.to_owned());
+        let reply = keys.seal(id, Field::Reply, reply)?;
+        let owner = keys.user_id().to_owned();
+        let (user_id, id) = (keys.user_id().to_owned(), id.to_owned());
         let stored = self
             .db
             .entry_writes()
             .write(
                 move |conn| {
                     conn.prepare_cached(
-                        "UPDATE entries SET ai_response = ?1
-                         WHERE id = ?2 AND user_id = ?3 AND updated_at = ?4 AND ai_response IS NULL",
+                        "UPDATE entries SET ai_response_sealed = ?1
+                         WHERE id = ?2 AND user_id = ?3 AND updated_at = ?4
+                           AND ai_response IS NULL AND ai_response_sealed IS NULL",
                     )?
                     .execute(params![reply, id, user_id, read_updated_at])
                 },
@@ -476,20 +522,72 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
+    /// The accounts with replies written before encryption, and how many.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn clear_replies(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(self
+            .db
+            .read(|conn| {
+                conn.prepare(
+                    "SELECT user_id, count(*) FROM entries WHERE ai_response IS NOT NULL GROUP BY user_id",
+                )?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?)
+    }
+
+    /// Seals up to `batch` of the user's replies written before encryption, in one
+    /// transaction, and clears their text; returns how many. Run until it returns 0.
+    ///
+    /// # Errors
+    /// The write fails (nothing of this batch is changed then).
+    pub async fn seal_clear_replies(&self, keys: &EntryKeys, batch: usize) -> StoreResult<usize> {
+        let keys = keys.clone();
+        let sealed = self
+            .db
+            .write_transaction(move |tx| {
+                let rows: Vec<(String, String)> = tx
+                    .prepare_cached(
+                        "SELECT id, ai_response FROM entries
+                         WHERE user_id = ?1 AND ai_response IS NOT NULL LIMIT ?2",
+                    )?
+                    .query_map(params![keys.user_id(), batch as i64], |row| {
+                        Ok((row.get(0)?, row.get(1)?))
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                for (id, text) in &rows {
+                    let sealed = keys
+                        .seal(id, Field::Reply, text)
+                        .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
+                    tx.prepare_cached(
+                        "UPDATE entries SET ai_response_sealed = ?1, ai_response = NULL
+                         WHERE id = ?2 AND user_id = ?3",
+                    )?
+                    .execute(params![sealed, id, keys.user_id()])?;
+                }
+                Ok(rows.len())
+            })
+            .await?;
+        Ok(sealed)
+    }
+
     /// Up to `limit` entries after `after`, oldest first, for exports.
     ///
     /// # Errors
     /// The database does not answer.
     pub async fn oldest_first(
         &self,
-        user_id: &str,
+        keys: &EntryKeys,
         after: Option<Cursor>,
         limit: u32,
     ) -> StoreResult<Vec<Entry>> {
-        let user_id = user_id.to_owned();
+        let user_id = keys.user_id().to_owned();
         let (after_time, after_id) =
             after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
-        Ok(self
+        let raws = self
             .db
             .read(move |conn| {
                 conn.prepare_cached(&format!(
@@ -503,6 +601,7 @@ impl<'a> EntryStore<'a> {
                 )?
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
-            .await?)
+            .await?;
+        open_all(raws, keys)
     }
 }

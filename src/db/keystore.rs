@@ -2,12 +2,15 @@
 //! SQLite file beside (or away from) the data. Copies of the data never carry a
 //! key, so deleting a key here makes the account unreadable in every data backup.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::OptionalExtension;
 use tokio_rusqlite::Connection;
 
 use super::files;
+use super::sealing::EntryKeys;
 use crate::crypto::{self, CryptoError, Key};
 
 /// Sealed under the master key at creation; a key that does not open it is wrong.
@@ -60,11 +63,16 @@ impl From<rusqlite::Error> for KeyStoreError {
     }
 }
 
+/// Unwrapped data keys kept in memory, so a request does not queue on the key
+/// store's one connection; bounded, and a shredded key leaves it at once.
+const CACHED_KEYS: usize = 10_000;
+
 #[derive(Clone)]
 pub struct KeyStore {
     conn: Connection,
     master: Key,
     path: PathBuf,
+    cache: Arc<Mutex<HashMap<String, Key>>>,
 }
 
 impl KeyStore {
@@ -115,6 +123,7 @@ impl KeyStore {
             conn,
             master,
             path: path.to_path_buf(),
+            cache: Arc::default(),
         })
     }
 
@@ -169,6 +178,34 @@ impl KeyStore {
             .transpose()
     }
 
+    /// The user's keys for sealing and opening entry fields, from memory when
+    /// possible; `None` when the user has no key (it was shredded).
+    ///
+    /// # Errors
+    /// The store does not answer, or the wrapped key does not open.
+    pub async fn entry_keys(&self, user_id: &str) -> Result<Option<EntryKeys>, KeyStoreError> {
+        if let Some(key) = self.cached(user_id) {
+            return Ok(Some(EntryKeys::new(user_id, key)));
+        }
+        let Some(key) = self.data_key(user_id).await? else {
+            return Ok(None);
+        };
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHED_KEYS {
+                // Any one will do: a miss costs one read of the key store.
+                if let Some(evicted) = cache.keys().next().cloned() {
+                    cache.remove(&evicted);
+                }
+            }
+            cache.insert(user_id.to_owned(), key.clone());
+        }
+        Ok(Some(EntryKeys::new(user_id, key)))
+    }
+
+    fn cached(&self, user_id: &str) -> Option<Key> {
+        self.cache.lock().ok()?.get(user_id).cloned()
+    }
+
     /// Marks the key for shredding before the account's rows are deleted.
     ///
     /// # Errors
@@ -192,6 +229,9 @@ impl KeyStore {
     /// # Errors
     /// The store cannot be written.
     pub async fn shred(&self, user_id: &str) -> Result<(), KeyStoreError> {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.remove(user_id);
+        }
         let user = user_id.to_owned();
         self.conn
             .call(move |conn| {

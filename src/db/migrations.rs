@@ -11,6 +11,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0004_search.sql"),
     include_str!("../../sql/0005_tag_counts.sql"),
     include_str!("../../sql/0006_search_per_user.sql"),
+    include_str!("../../sql/0007_sealed_replies.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -7,6 +7,7 @@ pub mod files;
 mod group_commit;
 pub mod keystore;
 mod migrations;
+mod sealing;
 mod sessions;
 mod users;
 
@@ -14,6 +15,7 @@ pub use entries::{EntryStore, Page, Update};
 pub use error::{StoreError, StoreResult};
 pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::MIGRATIONS;
+pub use sealing::{EntryKeys, Field, Stored};
 pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;
 
@@ -237,6 +239,17 @@ impl Database {
                 tx.commit()?;
                 Ok(value)
             })
+            .await
+    }
+
+    /// Moves every page of the WAL into the database file and empties the WAL, so
+    /// text that was overwritten (with `secure_delete` on) is in neither file.
+    ///
+    /// # Errors
+    /// The checkpoint cannot run.
+    pub async fn checkpoint(&self) -> Result<(), tokio_rusqlite::Error> {
+        self.writer()
+            .call(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
             .await
     }
 

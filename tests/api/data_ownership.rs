@@ -220,16 +220,12 @@ async fn an_export_of_many_entries_streams_completely() {
             .unwrap(),
     )
     .unwrap();
+    let keys = app.entry_keys(me["id"].as_str().unwrap()).await;
     for i in 0..1_234 {
         app.state
             .db
             .entries()
-            .insert(
-                me["id"].as_str().unwrap(),
-                &entry,
-                None,
-                1_795_000_000_000 + i,
-            )
+            .insert(&keys, &entry, None, 1_795_000_000_000 + i)
             .await
             .unwrap();
     }

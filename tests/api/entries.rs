@@ -603,7 +603,7 @@ async fn updated_at_moves_forward_even_for_writes_in_the_same_millisecond() {
             .state
             .db
             .entries()
-            .update(&user_id, &id, update)
+            .update(&app.entry_keys(&user_id).await, &id, update)
             .await
             .unwrap()
             .unwrap();

@@ -250,6 +250,17 @@ impl TestApp {
 
 impl TestApp {
     /// The id of the cookie's user.
+    /// A user's keys, for tests that write through the store directly.
+    pub async fn entry_keys(&self, user_id: &str) -> serene::db::EntryKeys {
+        self.state
+            .accounts
+            .keys()
+            .entry_keys(user_id)
+            .await
+            .expect("key store")
+            .expect("the user has a key")
+    }
+
     pub async fn user_id(&self, cookie: &str) -> String {
         let me: Value = self
             .get("/api/auth/me", Some(cookie))
@@ -270,10 +281,11 @@ impl TestApp {
         )
         .expect("a valid entry");
         let user_id = self.user_id(cookie).await;
+        let keys = self.entry_keys(&user_id).await;
         self.state
             .db
             .entries()
-            .insert(&user_id, &entry, None, created_at)
+            .insert(&keys, &entry, None, created_at)
             .await
             .expect("insert");
     }

@@ -13,6 +13,7 @@ mod http_errors;
 mod keys;
 mod openapi;
 mod process;
+mod sealed;
 mod search;
 mod tokens;
 mod vibe;

@@ -213,7 +213,12 @@ async fn tag_and_mood_filters_combine_with_dates_and_page_without_gaps() {
         app.state
             .db
             .entries()
-            .insert(&user_id, &entry, None, base + (i as i64 % 3))
+            .insert(
+                &app.entry_keys(&user_id).await,
+                &entry,
+                None,
+                base + (i as i64 % 3),
+            )
             .await
             .unwrap();
     }

@@ -40,6 +40,18 @@ pub enum StartError {
     Keys(#[from] KeyStoreError),
     #[error("cannot read the accounts for the key store: {0}")]
     Accounts(StoreError),
+    #[error(
+        "the master key file {key} is missing but the key store {store} exists: restore the \
+         file, or set MASTER_KEY or MASTER_KEY_FILE (a new key would open nothing)"
+    )]
+    MasterKeyMissing { key: String, store: String },
+    #[error(
+        "KEYS_DATABASE_URL: the key store {store} does not belong to this database (DATABASE_URL); \
+         check both point at the files that were used together"
+    )]
+    NotPaired { store: String },
+    #[error("KEYS_DATABASE_URL names the database file itself; the keys must live apart")]
+    SameFile,
     #[error("the upgrade to encrypted entries failed: {0}")]
     Upgrade(StoreError),
     #[error("the upgrade to encrypted entries stopped after {0} batches, as asked")]
@@ -55,80 +67,176 @@ pub enum StartError {
     },
 }
 
-/// The key store, checked against the master key; keys issued to the accounts of
-/// before keys existed (once), and shredding cut short by a crash finished.
+/// The key store, checked against the master key and against this data file:
+/// both carry the same pairing id, so a wrong, new or missing key store (or data
+/// file) stops the start instead of silently issuing new keys. Then deletions cut
+/// short are finished: a doomed key is final, and an account without a key (its
+/// deletion seen from an older backup of the data) is removed with its entries
+/// and sessions.
 async fn open_keys(config: &Config, db: &Database) -> Result<KeyStore, StartError> {
-    let master = master_key::load(&config.master_key)?;
-    let keys = KeyStore::open(&config.keys_database_path, master).await?;
-    let users = db.users().all_ids().await.map_err(StartError::Accounts)?;
-    if let Some(issued) = keys.issue_to_existing_users_once(users.clone()).await? {
-        if issued > 0 {
-            tracing::info!(
-                issued,
-                "issued data keys to the accounts made before keys existed"
-            );
+    if let crate::config::MasterKeySource::Generated(path) = &config.master_key {
+        if !path.exists() && crate::db::keystore::exists(&config.keys_database_path) {
+            return Err(StartError::MasterKeyMissing {
+                key: path.display().to_string(),
+                store: config.keys_database_path.display().to_string(),
+            });
         }
     }
-    let existing: std::collections::HashSet<String> = users.into_iter().collect();
-    let shredded = keys
-        .settle_doomed(move |user| existing.contains(user))
-        .await?;
-    if shredded > 0 {
-        tracing::warn!(shredded, "finished shredding the keys of deleted accounts");
+    let master = master_key::load(&config.master_key)?;
+    let keys = KeyStore::open(&config.keys_database_path, master).await?;
+    if keys.was_created() {
+        tracing::warn!(
+            key_store = %keys.path().display(),
+            "created a NEW, EMPTY key store; if accounts exist, stop and check KEYS_DATABASE_URL"
+        );
     }
+    if same_file(db.path(), keys.path()) {
+        return Err(StartError::SameFile);
+    }
+    pair(db, &keys).await?;
+    finish_deletions(db, &keys).await?;
     Ok(keys)
 }
 
+fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+const PAIRING: &str = "key_store_pairing";
+
+async fn pair(db: &Database, keys: &KeyStore) -> Result<(), StartError> {
+    let data_pairing = db.meta(PAIRING).await.map_err(StartError::Accounts)?;
+    let store_pairing = keys.pairing().await?;
+    let mismatch = || StartError::NotPaired {
+        store: keys.path().display().to_string(),
+    };
+    match (data_pairing, store_pairing) {
+        (Some(data), Some((store, _))) if data == store => keys.confirm_pairing().await?,
+        (Some(_), _) => return Err(mismatch()),
+        (None, Some((_, true))) => return Err(mismatch()),
+        (None, pending) => {
+            // A data file from before keys (or new), and a store new or paired with
+            // it half-way: every account gets a key, then both files are told.
+            let id = match pending {
+                Some((id, false)) => id,
+                _ => keys.begin_pairing().await?,
+            };
+            let users = db.users().all_ids().await.map_err(StartError::Accounts)?;
+            let issued = keys.issue_missing(users).await?;
+            if issued > 0 {
+                tracing::info!(
+                    issued,
+                    "issued data keys to the accounts made before keys existed"
+                );
+            }
+            db.set_meta(PAIRING, id)
+                .await
+                .map_err(StartError::Accounts)?;
+            keys.confirm_pairing().await?;
+        }
+    }
+    Ok(())
+}
+
+async fn finish_deletions(db: &Database, keys: &KeyStore) -> Result<(), StartError> {
+    let keyed: std::collections::HashSet<String> = keys.keyed_users().await?.into_iter().collect();
+    let users = db.users().all_ids().await.map_err(StartError::Accounts)?;
+    let keyless: Vec<String> = users.into_iter().filter(|u| !keyed.contains(u)).collect();
+    for user in &keyless {
+        db.users()
+            .delete(user)
+            .await
+            .map_err(StartError::Accounts)?;
+    }
+    let doomed = keys.doomed_users().await?;
+    for user in &doomed {
+        db.users()
+            .delete(user)
+            .await
+            .map_err(StartError::Accounts)?;
+        keys.shred(user).await?;
+    }
+    if !keyless.is_empty() || !doomed.is_empty() {
+        db.users()
+            .scrub_deleted()
+            .await
+            .map_err(StartError::Accounts)?;
+        tracing::warn!(
+            without_key = keyless.len(),
+            deletion_unfinished = doomed.len(),
+            "removed accounts whose deletion had not reached this data file"
+        );
+    }
+    keys.checkpoint().await?;
+    Ok(())
+}
+
+const REPLIES_SEALED: &str = "replies_sealed";
+
 /// Seals the replies written before encryption, a batch per transaction with
 /// progress in the log; an interrupted upgrade resumes at the next start. Then the
-/// WAL is checkpointed and emptied, so the old text stays in neither file.
+/// WAL is emptied (with `secure_delete` on, the old text is then in neither file),
+/// and the file records that no reply is in clear any more.
 async fn seal_old_replies(
     config: &Config,
     db: &Database,
     keys: &KeyStore,
 ) -> Result<(), StartError> {
-    let pending = db
-        .entries()
-        .clear_replies()
-        .await
-        .map_err(StartError::Upgrade)?;
-    let total: i64 = pending.iter().map(|(_, n)| n).sum();
-    if total == 0 {
+    let upgrade = |e: StoreError| StartError::Upgrade(e);
+    if db.meta(REPLIES_SEALED).await.map_err(upgrade)?.is_some() {
+        db.forbid_clear_text();
         return Ok(());
     }
-    tracing::warn!(
-        replies = total,
-        "sealing the AI replies written before encryption"
-    );
-    let (mut sealed, mut batches) = (0usize, 0usize);
+    let pending = db.entries().clear_replies().await.map_err(upgrade)?;
+    let total: i64 = pending.iter().map(|(_, n)| n).sum();
+    if total > 0 {
+        tracing::warn!(
+            replies = total,
+            "sealing the AI replies written before encryption"
+        );
+    }
+    let (mut sealed, mut batches, mut skipped) = (0usize, 0usize, 0usize);
     for (user, _) in pending {
-        let Some(user_keys) = keys.entry_keys(&user).await? else {
-            // Only a deleted account (seen in an older backup) has no key; its rows
-            // cannot be sealed, nor ever read through Serene.
-            tracing::warn!(user_id = %user, "replies of an account without a key are left as they are");
-            continue;
+        let user_keys = match keys.entry_keys(&user).await {
+            Ok(Some(user_keys)) => user_keys,
+            other => {
+                tracing::error!(user_id = %user, outcome = ?other.map(|k| k.is_some()), "replies of an account whose key does not open stay as they are");
+                skipped += 1;
+                continue;
+            }
         };
+        let mut after = None;
         loop {
             if config.upgrade_batches_before_stop == Some(batches) {
                 return Err(StartError::UpgradeStopped(batches));
             }
-            let done = db
+            let (done, last) = db
                 .entries()
-                .seal_clear_replies(&user_keys, config.upgrade_batch_rows)
+                .seal_clear_replies(&user_keys, after, config.upgrade_batch_rows)
                 .await
-                .map_err(StartError::Upgrade)?;
+                .map_err(upgrade)?;
             if done == 0 {
                 break;
             }
+            after = last;
             sealed += done;
             batches += 1;
             tracing::info!(sealed, of = total, "sealing replies");
         }
     }
-    db.checkpoint()
-        .await
-        .map_err(|e| StartError::Upgrade(e.into()))?;
-    tracing::warn!(sealed, "sealed the AI replies written before encryption");
+    db.checkpoint().await.map_err(|e| upgrade(e.into()))?;
+    if skipped == 0 {
+        db.set_meta(REPLIES_SEALED, vec![1])
+            .await
+            .map_err(upgrade)?;
+        db.forbid_clear_text();
+    }
+    if total > 0 {
+        tracing::warn!(sealed, "sealed the AI replies written before encryption");
+    }
     Ok(())
 }
 

@@ -104,14 +104,19 @@ impl Accounts {
         let _in_flight = self.in_flight.enter(address)?;
         let hash = self.passwords.hash(password).await?;
         place.keep();
-        let account = self.db.users().create(email, hash).await?;
-        // An account without its data key could never be read; undo rather than keep one.
-        if let Err(err) = self.keys.issue(&account.id).await {
-            if let Err(undo) = self.db.users().delete(&account.id).await {
-                tracing::error!(error = %undo, "an account left without a data key");
+        // The key first: an account never exists without one, and a key without an
+        // account (the account could not be made) is shredded, or harmless if not.
+        let id = uuid::Uuid::new_v4().to_string();
+        self.keys.issue(&id).await?;
+        let account = match self.db.users().create_with_id(&id, email, hash).await {
+            Ok(account) => account,
+            Err(err) => {
+                if let Err(shred) = self.keys.shred(&id).await {
+                    tracing::warn!(error = %shred, "the key of an account never made was kept");
+                }
+                return Err(err.into());
             }
-            return Err(err.into());
-        }
+        };
         self.sessions.start(&account.id).await
     }
 
@@ -225,9 +230,19 @@ impl Accounts {
         // Doomed first: if the rows go but shredding is cut short, the next start
         // finishes it; if the rows stay, the key is kept.
         self.keys.doom(&user.id).await?;
-        self.db.users().delete(&user.id).await?;
+        if let Err(err) = self.db.users().delete(&user.id).await {
+            // The rows stay, so the key must too; if even this fails, the next
+            // start finishes the deletion the user asked for.
+            if let Err(undo) = self.keys.undoom(&user.id).await {
+                tracing::error!(error = %undo, "deletion failed half-way; it is finished at the next start");
+            }
+            return Err(err.into());
+        }
         if let Err(err) = self.keys.shred(&user.id).await {
             tracing::error!(error = %err, "the data key of a deleted account is shredded at the next start");
+        }
+        if let Err(err) = self.db.users().scrub_deleted().await {
+            tracing::warn!(error = %err, "deleted text stays in free pages until the next merge");
         }
         // The sessions' rows went with the account; this clears the mirror.
         if let Err(err) = self.sessions.end_all(&user.id).await {

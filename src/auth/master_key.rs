@@ -18,6 +18,8 @@ pub enum MasterKeyError {
     Create { path: String, source: io::Error },
     #[error("the master key file {path} holds no valid key; restore it, or set MASTER_KEY or MASTER_KEY_FILE")]
     GeneratedMalformed { path: String },
+    #[error("cannot read the master key file {path}: {source}")]
+    GeneratedUnreadable { path: String, source: io::Error },
 }
 
 /// Loads the master key, generating the default file when nothing is configured.
@@ -37,12 +39,14 @@ pub fn load(source: &MasterKeySource) -> Result<Key, MasterKeyError> {
                 })?;
             Key::from_base64(&text).map_err(|_| MasterKeyError::Malformed { path: shown })
         }
-        MasterKeySource::Generated(path) => match std::fs::read_to_string(path) {
+        MasterKeySource::Generated(path) => match std::fs::read_to_string(path)
+            .map(zeroize::Zeroizing::new)
+        {
             Ok(text) => Key::from_base64(&text).map_err(|_| MasterKeyError::GeneratedMalformed {
                 path: path.display().to_string(),
             }),
             Err(err) if err.kind() == io::ErrorKind::NotFound => create(path),
-            Err(source) => Err(MasterKeyError::Unreadable {
+            Err(source) => Err(MasterKeyError::GeneratedUnreadable {
                 path: path.display().to_string(),
                 source,
             }),
@@ -66,11 +70,16 @@ fn create(path: &Path) -> Result<Key, MasterKeyError> {
     Ok(key)
 }
 
-/// Writes a new key file, owner-only; an existing file is never overwritten.
+/// Writes a new key file, owner-only, whole or not at all (written beside it,
+/// synced, then linked into place); an existing file is never overwritten.
 ///
 /// # Errors
 /// The file exists or cannot be written.
 pub fn write_key_file(path: &Path, key: &Key) -> io::Result<()> {
+    let mut staged = path.as_os_str().to_owned();
+    staged.push(format!(".{}.partial", std::process::id()));
+    let staged = std::path::PathBuf::from(staged);
+    let _ = std::fs::remove_file(&staged);
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -78,10 +87,14 @@ pub fn write_key_file(path: &Path, key: &Key) -> io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path)?;
-    file.write_all(key.to_base64().as_bytes())?;
-    file.write_all(b"\n")?;
-    file.sync_all()
+    let written = options.open(&staged).and_then(|mut file| {
+        file.write_all(key.to_base64().as_bytes())?;
+        file.write_all(b"\n")?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&staged, path));
+    let _ = std::fs::remove_file(&staged);
+    linked
 }
 
 #[cfg(test)]

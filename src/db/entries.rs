@@ -39,15 +39,25 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
 
 impl RawEntry {
     /// Opens the sealed fields with the owner's key (outside the database thread).
-    fn open(self, keys: &EntryKeys) -> StoreResult<Entry> {
+    /// Text in clear is accepted only until the upgrade has sealed it all; after
+    /// that it can only have been planted, and is an integrity error.
+    fn open(self, keys: &EntryKeys, clear_allowed: bool) -> StoreResult<Entry> {
         let RawEntry { mut entry, reply } = self;
+        if let (Some(Stored::Clear(_)), false) = (&reply, clear_allowed) {
+            return Err(super::error::StoreError::Integrity {
+                entry_id: entry.id,
+                field: "ai_response",
+            });
+        }
         entry.ai_response = keys.open_optional(&entry.id, Field::Reply, reply)?;
         Ok(entry)
     }
 }
 
-fn open_all(raws: Vec<RawEntry>, keys: &EntryKeys) -> StoreResult<Vec<Entry>> {
-    raws.into_iter().map(|raw| raw.open(keys)).collect()
+fn open_all(raws: Vec<RawEntry>, keys: &EntryKeys, clear_allowed: bool) -> StoreResult<Vec<Entry>> {
+    raws.into_iter()
+        .map(|raw| raw.open(keys, clear_allowed))
+        .collect()
 }
 
 fn seal_reply(
@@ -172,7 +182,8 @@ impl<'a> EntryStore<'a> {
                 .optional()
             })
             .await?;
-        raw.map(|raw| raw.open(keys)).transpose()
+        raw.map(|raw| raw.open(keys, self.db.clear_text_allowed()))
+            .transpose()
     }
 
     /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
@@ -268,7 +279,7 @@ impl<'a> EntryStore<'a> {
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
-        let mut entries = open_all(raws, keys)?;
+        let mut entries = open_all(raws, keys, self.db.clear_text_allowed())?;
         let next_cursor = if entries.len() > limit {
             entries.truncate(limit);
             entries.last().map(Entry::cursor)
@@ -334,7 +345,9 @@ impl<'a> EntryStore<'a> {
                 self.db.after_entries_written(&owner),
             )
             .await?;
-        updated.map(|raw| raw.open(keys)).transpose()
+        updated
+            .map(|raw| raw.open(keys, self.db.clear_text_allowed()))
+            .transpose()
     }
 
     /// Stores a reply made after the entry was saved (the streamed vibe check of an
@@ -544,21 +557,33 @@ impl<'a> EntryStore<'a> {
     ///
     /// # Errors
     /// The write fails (nothing of this batch is changed then).
-    pub async fn seal_clear_replies(&self, keys: &EntryKeys, batch: usize) -> StoreResult<usize> {
+    pub async fn seal_clear_replies(
+        &self,
+        keys: &EntryKeys,
+        after: Option<Cursor>,
+        batch: usize,
+    ) -> StoreResult<(usize, Option<Cursor>)> {
         let keys = keys.clone();
+        // Walks the user's entries in time order from where the last batch ended,
+        // so each batch reads about `batch` rows however large the journal.
+        let (after_time, after_id) =
+            after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
         let sealed = self
             .db
             .write_transaction(move |tx| {
-                let rows: Vec<(String, String)> = tx
+                let rows: Vec<(String, String, i64)> = tx
                     .prepare_cached(
-                        "SELECT id, ai_response FROM entries
-                         WHERE user_id = ?1 AND ai_response IS NOT NULL LIMIT ?2",
+                        "SELECT id, ai_response, created_at FROM entries
+                         WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
+                           AND ai_response IS NOT NULL
+                         ORDER BY created_at, id LIMIT ?4",
                     )?
-                    .query_map(params![keys.user_id(), batch as i64], |row| {
-                        Ok((row.get(0)?, row.get(1)?))
-                    })?
+                    .query_map(
+                        params![keys.user_id(), after_time, after_id, batch as i64],
+                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                    )?
                     .collect::<rusqlite::Result<_>>()?;
-                for (id, text) in &rows {
+                for (id, text, _) in &rows {
                     let sealed = keys
                         .seal(id, Field::Reply, text)
                         .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
@@ -568,7 +593,11 @@ impl<'a> EntryStore<'a> {
                     )?
                     .execute(params![sealed, id, keys.user_id()])?;
                 }
-                Ok(rows.len())
+                let last = rows.last().map(|(id, _, created_at)| Cursor {
+                    created_at: *created_at,
+                    id: id.clone(),
+                });
+                Ok((rows.len(), last))
             })
             .await?;
         Ok(sealed)
@@ -602,6 +631,6 @@ impl<'a> EntryStore<'a> {
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
-        open_all(raws, keys)
+        open_all(raws, keys, self.db.clear_text_allowed())
     }
 }

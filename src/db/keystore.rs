@@ -51,6 +51,12 @@ pub enum KeyStoreError {
     WrongMasterKey { path: PathBuf },
     #[error("the key of user {user_id} does not open: the key store was altered")]
     Integrity { user_id: String },
+    #[error(
+        "the key store {path} is in use by another process (a running server?); stop it first"
+    )]
+    InUse { path: PathBuf },
+    #[error("the new master key is the current one")]
+    SameKey,
     #[error("key store: {0}")]
     Sqlite(#[from] tokio_rusqlite::Error),
     #[error("key store: {0}")]
@@ -66,20 +72,39 @@ impl From<rusqlite::Error> for KeyStoreError {
 /// Unwrapped data keys kept in memory, so a request does not queue on the key
 /// store's one connection; bounded, and a shredded key leaves it at once.
 const CACHED_KEYS: usize = 10_000;
+/// Tries for the lock, 100 ms apart.
+const LOCK_ATTEMPTS: usize = 30;
 
 #[derive(Clone)]
 pub struct KeyStore {
     conn: Connection,
     master: Key,
     path: PathBuf,
+    created: bool,
     cache: Arc<Mutex<HashMap<String, Key>>>,
+    /// Held for the life of the store: one process at a time (a second server, or
+    /// a rotation while the server runs, is refused).
+    _lock: Arc<std::fs::File>,
+}
+
+/// Whether a store made with this master key already exists at `path` (so that a
+/// missing generated master key is an error, not a new key).
+pub fn exists(path: &Path) -> bool {
+    path.metadata().is_ok_and(|m| m.len() > 0)
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 impl KeyStore {
-    /// Opens or creates the store and checks the master key against it.
+    /// Opens or creates the store, takes its lock and checks the master key.
     ///
     /// # Errors
-    /// The file cannot be opened, or the master key is not the store's.
+    /// The file cannot be opened, another process holds it, or the master key is
+    /// not the store's.
     pub async fn open(path: &Path, master: Key) -> Result<Self, KeyStoreError> {
         let open_err = |source: tokio_rusqlite::Error| KeyStoreError::Open {
             path: path.to_path_buf(),
@@ -90,6 +115,24 @@ impl KeyStore {
             source,
         };
         files::create_private_dir(&crate::config::data_dir(path)).map_err(file_err)?;
+        let lock_file = lock_path(path);
+        files::create_private_file(&lock_file).map_err(file_err)?;
+        let lock = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&lock_file)
+            .map_err(file_err)?;
+        // A process that is ending (a restart) gets a moment to let go.
+        let mut attempts = 0;
+        while lock.try_lock().is_err() {
+            attempts += 1;
+            if attempts >= LOCK_ATTEMPTS {
+                return Err(KeyStoreError::InUse {
+                    path: path.to_path_buf(),
+                });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let created = !exists(path);
         files::create_private_file(path).map_err(file_err)?;
         let conn = Connection::open(path)
             .await
@@ -123,12 +166,75 @@ impl KeyStore {
             conn,
             master,
             path: path.to_path_buf(),
+            created,
             cache: Arc::default(),
+            _lock: Arc::new(lock),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether this open created the store (a new, empty one).
+    pub fn was_created(&self) -> bool {
+        self.created
+    }
+
+    /// The id this store shares with its data file, and whether the pairing was
+    /// finished (keys issued to the accounts of before, the data file told).
+    ///
+    /// # Errors
+    /// The store does not answer.
+    pub async fn pairing(&self) -> Result<Option<(Vec<u8>, bool)>, KeyStoreError> {
+        Ok(self
+            .conn
+            .call(|conn| {
+                let id: Option<Vec<u8>> = conn
+                    .query_row("SELECT value FROM meta WHERE name = 'pairing'", [], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                let done: bool = conn
+                    .query_row("SELECT count(*) FROM meta WHERE name = 'paired'", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map(|n| n > 0)?;
+                Ok(id.map(|id| (id, done)))
+            })
+            .await?)
+    }
+
+    /// Starts pairing with a data file: a random id, not yet confirmed.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn begin_pairing(&self) -> Result<Vec<u8>, KeyStoreError> {
+        let id = Key::generate()?.as_bytes()[..16].to_vec();
+        let stored = id.clone();
+        self.conn
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO meta (name, value) VALUES ('pairing', ?1)",
+                    [&stored],
+                )
+            })
+            .await?;
+        Ok(id)
+    }
+
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn confirm_pairing(&self) -> Result<(), KeyStoreError> {
+        self.conn
+            .call(|conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO meta (name, value) VALUES ('paired', x'01')",
+                    [],
+                )
+            })
+            .await?;
+        Ok(())
     }
 
     /// A new random data key for a new user, stored wrapped.
@@ -150,73 +256,149 @@ impl KeyStore {
         Ok(key)
     }
 
+    /// Keys for every user given that has none (the accounts of before keys), in
+    /// one transaction; returns how many were issued.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn issue_missing(&self, user_ids: Vec<String>) -> Result<usize, KeyStoreError> {
+        let master = self.master.clone();
+        self.conn
+            .call(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut issued = 0;
+                for user in &user_ids {
+                    let key = Key::generate().map_err(crypto_to_sqlite)?;
+                    let wrapped = crypto::wrap(&master, user, &key).map_err(crypto_to_sqlite)?;
+                    issued += tx.execute(
+                        "INSERT OR IGNORE INTO data_keys (user_id, wrapped, created_at) VALUES (?1, ?2, ?3)",
+                        rusqlite::params![user, wrapped, crate::domain::time::now_millis()],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(issued)
+            })
+            .await
+            .map_err(KeyStoreError::from)
+    }
+
     /// The user's data key; `None` when the user has none (never had, or shredded).
     ///
     /// # Errors
     /// The store does not answer, or the wrapped key does not open.
     pub async fn data_key(&self, user_id: &str) -> Result<Option<Key>, KeyStoreError> {
+        if let Some(key) = self.cache.lock().ok().and_then(|c| c.get(user_id).cloned()) {
+            return Ok(Some(key));
+        }
         let user = user_id.to_owned();
-        let wrapped: Option<Vec<u8>> = self
+        let master = self.master.clone();
+        let cache = Arc::clone(&self.cache);
+        // Read, unwrap and cache on the store's one thread, so a shred (which
+        // leaves the cache on that same thread) can never be undone by a read
+        // that started before it.
+        let found = self
             .conn
             .call(move |conn| {
-                conn.query_row(
-                    "SELECT wrapped FROM data_keys WHERE user_id = ?1",
-                    [&user],
-                    |r| r.get(0),
-                )
-                .optional()
+                let wrapped: Option<Vec<u8>> = conn
+                    .query_row(
+                        "SELECT wrapped FROM data_keys WHERE user_id = ?1 AND doomed = 0",
+                        [&user],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let Some(wrapped) = wrapped else {
+                    return Ok(Ok(None));
+                };
+                let Ok(key) = crypto::unwrap(&master, &user, &wrapped) else {
+                    return Ok(Err(()));
+                };
+                if let Ok(mut cache) = cache.lock() {
+                    if cache.len() >= CACHED_KEYS {
+                        // Any one will do: a miss costs one read of the store.
+                        if let Some(evicted) = cache.keys().next().cloned() {
+                            cache.remove(&evicted);
+                        }
+                    }
+                    cache.insert(user.clone(), key.clone());
+                }
+                Ok(Ok(Some(key)))
             })
             .await?;
-        wrapped
-            .map(|wrapped| {
-                crypto::unwrap(&self.master, user_id, &wrapped).map_err(|_| {
-                    KeyStoreError::Integrity {
-                        user_id: user_id.to_owned(),
-                    }
-                })
-            })
-            .transpose()
+        found.map_err(|()| KeyStoreError::Integrity {
+            user_id: user_id.to_owned(),
+        })
     }
 
-    /// The user's keys for sealing and opening entry fields, from memory when
-    /// possible; `None` when the user has no key (it was shredded).
+    /// The user's keys for sealing and opening entry fields; `None` when the user
+    /// has no key (it was shredded).
     ///
     /// # Errors
     /// The store does not answer, or the wrapped key does not open.
     pub async fn entry_keys(&self, user_id: &str) -> Result<Option<EntryKeys>, KeyStoreError> {
-        if let Some(key) = self.cached(user_id) {
-            return Ok(Some(EntryKeys::new(user_id, key)));
-        }
-        let Some(key) = self.data_key(user_id).await? else {
-            return Ok(None);
-        };
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= CACHED_KEYS {
-                // Any one will do: a miss costs one read of the key store.
-                if let Some(evicted) = cache.keys().next().cloned() {
-                    cache.remove(&evicted);
-                }
-            }
-            cache.insert(user_id.to_owned(), key.clone());
-        }
-        Ok(Some(EntryKeys::new(user_id, key)))
+        Ok(self
+            .data_key(user_id)
+            .await?
+            .map(|key| EntryKeys::new(user_id, &key)))
     }
 
-    fn cached(&self, user_id: &str) -> Option<Key> {
-        self.cache.lock().ok()?.get(user_id).cloned()
+    /// Every user that has a key.
+    ///
+    /// # Errors
+    /// The store does not answer.
+    pub async fn keyed_users(&self) -> Result<Vec<String>, KeyStoreError> {
+        Ok(self
+            .conn
+            .call(|conn| {
+                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = 0")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .await?)
     }
 
-    /// Marks the key for shredding before the account's rows are deleted.
+    /// Users whose deletion began: their keys are final, whatever the data says.
+    ///
+    /// # Errors
+    /// The store does not answer.
+    pub async fn doomed_users(&self) -> Result<Vec<String>, KeyStoreError> {
+        Ok(self
+            .conn
+            .call(|conn| {
+                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = 1")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .await?)
+    }
+
+    /// Marks the key for shredding before the account's rows are deleted; from
+    /// then on the key no longer opens anything.
     ///
     /// # Errors
     /// The store cannot be written.
     pub async fn doom(&self, user_id: &str) -> Result<(), KeyStoreError> {
+        self.set_doomed(user_id, true).await
+    }
+
+    /// Takes the mark back, when the account's rows could not be deleted.
+    ///
+    /// # Errors
+    /// The store cannot be written.
+    pub async fn undoom(&self, user_id: &str) -> Result<(), KeyStoreError> {
+        self.set_doomed(user_id, false).await
+    }
+
+    async fn set_doomed(&self, user_id: &str, doomed: bool) -> Result<(), KeyStoreError> {
         let user = user_id.to_owned();
+        let cache = Arc::clone(&self.cache);
         self.conn
             .call(move |conn| {
+                if let Ok(mut cache) = cache.lock() {
+                    cache.remove(&user);
+                }
                 conn.execute(
-                    "UPDATE data_keys SET doomed = 1 WHERE user_id = ?1",
-                    [&user],
+                    "UPDATE data_keys SET doomed = ?2 WHERE user_id = ?1",
+                    rusqlite::params![user, doomed],
                 )
             })
             .await?;
@@ -227,111 +409,50 @@ impl KeyStore {
     /// and the WAL is checkpointed and truncated, so no copy stays in either file.
     ///
     /// # Errors
-    /// The store cannot be written.
+    /// The store cannot be written, or the checkpoint stays busy.
     pub async fn shred(&self, user_id: &str) -> Result<(), KeyStoreError> {
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.remove(user_id);
-        }
         let user = user_id.to_owned();
+        let cache = Arc::clone(&self.cache);
         self.conn
             .call(move |conn| {
+                if let Ok(mut cache) = cache.lock() {
+                    cache.remove(&user);
+                }
                 conn.execute("DELETE FROM data_keys WHERE user_id = ?1", [&user])?;
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                super::checkpoint_truncate(conn)
             })
             .await?;
         Ok(())
     }
 
-    /// Finishes shredding cut short by a crash: doomed keys whose user is gone are
-    /// shredded, doomed keys whose user remains (the deletion failed) are kept.
+    /// Empties the WAL into the file (at start, in case a shred was cut short
+    /// between its delete and its checkpoint).
     ///
     /// # Errors
-    /// The store cannot be written.
-    pub async fn settle_doomed(
-        &self,
-        user_exists: impl Fn(&str) -> bool + Send + 'static,
-    ) -> Result<usize, KeyStoreError> {
-        let doomed: Vec<String> = self
-            .conn
-            .call(|conn| {
-                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = 1")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()
-            })
-            .await?;
-        let mut shredded = 0;
-        for user in doomed {
-            if user_exists(&user) {
-                let keep = user.clone();
-                self.conn
-                    .call(move |conn| {
-                        conn.execute(
-                            "UPDATE data_keys SET doomed = 0 WHERE user_id = ?1",
-                            [&keep],
-                        )
-                    })
-                    .await?;
-            } else {
-                self.shred(&user).await?;
-                shredded += 1;
-            }
-        }
-        Ok(shredded)
-    }
-
-    /// Issues keys to the users given, once in the life of the store: the accounts
-    /// that existed before keys did. Later, a user without a key is one whose key
-    /// was shredded, and must stay without one.
-    ///
-    /// # Errors
-    /// The store cannot be written.
-    pub async fn issue_to_existing_users_once(
-        &self,
-        user_ids: Vec<String>,
-    ) -> Result<Option<usize>, KeyStoreError> {
-        let master = self.master.clone();
+    /// The checkpoint stays busy or fails.
+    pub async fn checkpoint(&self) -> Result<(), KeyStoreError> {
         self.conn
-            .call(move |conn| {
-                let tx = conn.transaction()?;
-                let done: bool = tx
-                    .query_row(
-                        "SELECT count(*) FROM meta WHERE name = 'existing_users_keyed'",
-                        [],
-                        |r| r.get::<_, i64>(0),
-                    )
-                    .map(|n| n > 0)?;
-                if done {
-                    return Ok(None);
-                }
-                let mut issued = 0;
-                for user in &user_ids {
-                    let key = Key::generate().map_err(crypto_to_sqlite)?;
-                    let wrapped = crypto::wrap(&master, user, &key).map_err(crypto_to_sqlite)?;
-                    issued += tx.execute(
-                        "INSERT OR IGNORE INTO data_keys (user_id, wrapped, created_at) VALUES (?1, ?2, ?3)",
-                        rusqlite::params![user, wrapped, crate::domain::time::now_millis()],
-                    )?;
-                }
-                tx.execute(
-                    "INSERT INTO meta (name, value) VALUES ('existing_users_keyed', x'01')",
-                    [],
-                )?;
-                tx.commit()?;
-                Ok(Some(issued))
-            })
-            .await
-            .map_err(KeyStoreError::from)
+            .call(|conn| super::checkpoint_truncate(conn))
+            .await?;
+        Ok(())
     }
 
-    /// Re-wraps every data key under a new master key, in one transaction.
+    /// Re-wraps every data key under a new master key, in one transaction; doomed
+    /// keys are shredded instead of re-wrapped.
     ///
     /// # Errors
-    /// A key does not open under the current master key, or the store cannot be written.
+    /// The new key is the current one, a key does not open under the current
+    /// master key, or the store cannot be written.
     pub async fn rotate(&self, new_master: Key) -> Result<usize, KeyStoreError> {
+        if new_master.as_bytes() == self.master.as_bytes() {
+            return Err(KeyStoreError::SameKey);
+        }
         let old = self.master.clone();
         self.conn
             .call(move |conn| {
-                let tx = conn.transaction()?;
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                tx.execute("DELETE FROM data_keys WHERE doomed = 1", [])?;
                 let rows: Vec<(String, Vec<u8>)> = tx
                     .prepare("SELECT user_id, wrapped FROM data_keys")?
                     .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
@@ -352,7 +473,7 @@ impl KeyStore {
                     [&check],
                 )?;
                 tx.commit()?;
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+                super::checkpoint_truncate(conn)?;
                 Ok(rows.len())
             })
             .await
@@ -386,43 +507,75 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_doomed_key_is_shredded_only_if_its_user_is_gone() {
+    async fn a_doomed_key_opens_nothing_and_a_shredded_one_is_gone() {
         let dir = tempfile::tempdir().expect("dir");
         let keys = store(&dir).await;
-        for user in ["kept", "gone"] {
-            keys.issue(user).await.expect("issued");
-            keys.doom(user).await.expect("doomed");
-        }
-        let shredded = keys
-            .settle_doomed(|user| user == "kept")
+        keys.issue("alice").await.expect("issued");
+        assert!(keys.data_key("alice").await.expect("read").is_some());
+        keys.doom("alice").await.expect("doomed");
+        assert!(
+            keys.data_key("alice").await.expect("read").is_none(),
+            "not from the cache either"
+        );
+        assert_eq!(keys.doomed_users().await.expect("read"), ["alice"]);
+        keys.undoom("alice").await.expect("undoomed");
+        assert!(keys.data_key("alice").await.expect("read").is_some());
+        keys.shred("alice").await.expect("shredded");
+        assert!(keys.data_key("alice").await.expect("read").is_none());
+        assert_eq!(keys.count().await.expect("count"), 0);
+    }
+
+    #[tokio::test]
+    async fn missing_keys_are_issued_once_per_user() {
+        let dir = tempfile::tempdir().expect("dir");
+        let keys = store(&dir).await;
+        keys.issue("a").await.expect("issued");
+        let before = keys.data_key("a").await.expect("read").expect("key");
+        let issued = keys
+            .issue_missing(vec!["a".into(), "b".into()])
             .await
-            .expect("settled");
-        assert_eq!(shredded, 1);
-        assert!(keys.data_key("kept").await.expect("read").is_some());
-        assert!(keys.data_key("gone").await.expect("read").is_none());
+            .expect("issued");
+        assert_eq!(issued, 1);
+        let after = keys.data_key("a").await.expect("read").expect("key");
         assert_eq!(
-            keys.settle_doomed(|_| false).await.expect("settled"),
-            0,
-            "kept is undoomed"
+            before.as_bytes(),
+            after.as_bytes(),
+            "an existing key is kept"
         );
     }
 
     #[tokio::test]
-    async fn existing_users_get_keys_once_in_the_life_of_the_store() {
+    async fn a_second_process_cannot_open_the_same_store() {
+        let dir = tempfile::tempdir().expect("dir");
+        let master = Key::generate().expect("key");
+        let path = dir.path().join("keys.db");
+        let first = KeyStore::open(&path, master.clone()).await.expect("opened");
+        assert!(matches!(
+            KeyStore::open(&path, master.clone()).await,
+            Err(KeyStoreError::InUse { .. })
+        ));
+        drop(first);
+        KeyStore::open(&path, master).await.expect("free again");
+    }
+
+    #[tokio::test]
+    async fn rotation_refuses_the_same_key_and_drops_doomed_keys() {
         let dir = tempfile::tempdir().expect("dir");
         let keys = store(&dir).await;
-        let first = keys
-            .issue_to_existing_users_once(vec!["a".into(), "b".into()])
-            .await
-            .expect("issued");
-        assert_eq!(first, Some(2));
-        keys.shred("a").await.expect("shredded");
-        let again = keys
-            .issue_to_existing_users_once(vec!["a".into(), "b".into()])
-            .await
-            .expect("checked");
-        assert_eq!(again, None, "a shredded key is never issued again");
-        assert!(keys.data_key("a").await.expect("read").is_none());
+        keys.issue("kept").await.expect("issued");
+        keys.issue("going").await.expect("issued");
+        keys.doom("going").await.expect("doomed");
+        assert!(matches!(
+            keys.rotate(keys.master.clone()).await,
+            Err(KeyStoreError::SameKey)
+        ));
+        assert_eq!(
+            keys.rotate(Key::generate().expect("key"))
+                .await
+                .expect("rotated"),
+            1
+        );
+        assert_eq!(keys.count().await.expect("count"), 1);
     }
 
     #[tokio::test]

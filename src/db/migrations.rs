@@ -12,6 +12,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0005_tag_counts.sql"),
     include_str!("../../sql/0006_search_per_user.sql"),
     include_str!("../../sql/0007_sealed_replies.sql"),
+    include_str!("../../sql/0008_meta.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

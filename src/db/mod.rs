@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use rusqlite::OpenFlags;
+use rusqlite::{OpenFlags, OptionalExtension};
 use tokio_rusqlite::Connection;
 
 /// Errors of opening the database, phrased for the operator.
@@ -69,9 +69,30 @@ struct Inner {
     /// Fixed size, so it never grows with the number of users.
     generations: Vec<AtomicU64>,
     stripe_hasher: std::hash::RandomState,
+    clear_text_allowed: std::sync::atomic::AtomicBool,
 }
 
 const GENERATION_STRIPES: usize = 4096;
+
+/// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while readers keep it busy: SQLite
+/// reports a busy checkpoint as a result, not an error, and a checkpoint that did
+/// not finish would leave overwritten text in the WAL.
+///
+/// # Errors
+/// Still busy after about a second, or the checkpoint fails.
+pub(crate) fn checkpoint_truncate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    for _ in 0..50 {
+        let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        if busy == 0 {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+        Some("the WAL checkpoint stayed busy".into()),
+    ))
+}
 /// Reads in flight counted for a reader whose connection has closed.
 const DEAD_READER: usize = 1 << 32;
 
@@ -149,6 +170,7 @@ impl Database {
                 created,
                 generations: (0..GENERATION_STRIPES).map(|_| AtomicU64::new(0)).collect(),
                 stripe_hasher: std::hash::RandomState::new(),
+                clear_text_allowed: std::sync::atomic::AtomicBool::new(true),
             }),
         })
     }
@@ -248,9 +270,52 @@ impl Database {
     /// # Errors
     /// The checkpoint cannot run.
     pub async fn checkpoint(&self) -> Result<(), tokio_rusqlite::Error> {
+        self.writer().call(|conn| checkpoint_truncate(conn)).await
+    }
+
+    /// A fact about this file (`serene_meta`).
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn meta(&self, name: &'static str) -> StoreResult<Option<Vec<u8>>> {
+        Ok(self
+            .writer()
+            .call(move |conn| {
+                conn.query_row(
+                    "SELECT value FROM serene_meta WHERE name = ?1",
+                    [name],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .await?)
+    }
+
+    /// # Errors
+    /// The write fails.
+    pub async fn set_meta(&self, name: &'static str, value: Vec<u8>) -> StoreResult<()> {
         self.writer()
-            .call(|conn| conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())))
-            .await
+            .call(move |conn| {
+                conn.execute(
+                    "INSERT INTO serene_meta (name, value) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    rusqlite::params![name, value],
+                )
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Whether a private field may still be read in clear (written before
+    /// encryption); false once the upgrade has sealed them all.
+    pub fn clear_text_allowed(&self) -> bool {
+        self.inner.clear_text_allowed.load(Ordering::Relaxed)
+    }
+
+    pub fn forbid_clear_text(&self) {
+        self.inner
+            .clear_text_allowed
+            .store(false, Ordering::Relaxed);
     }
 
     pub fn users(&self) -> UserStore<'_> {

@@ -8,6 +8,7 @@ use super::error::{StoreError, StoreResult};
 use crate::crypto::{self, Key};
 
 const CONTEXT: &str = "serene/entry/v1";
+const SEALING_PURPOSE: &[u8] = b"serene/entry-sealing/v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -67,10 +68,12 @@ impl std::fmt::Debug for EntryKeys {
 }
 
 impl EntryKeys {
-    pub fn new(user_id: &str, key: Key) -> Self {
+    /// The sealing key is derived from the data key, so the data key can feed
+    /// other purposes (the search key) without two uses sharing a key.
+    pub fn new(user_id: &str, data_key: &Key) -> Self {
         Self {
             user_id: user_id.to_owned(),
-            key,
+            key: data_key.derive(SEALING_PURPOSE),
         }
     }
 
@@ -78,13 +81,14 @@ impl EntryKeys {
         &self.user_id
     }
 
+    /// Each part length-prefixed, so no two (user, entry, field) give the same bytes.
     fn associated(&self, entry_id: &str, field: Field) -> Vec<u8> {
-        format!(
-            "{CONTEXT}\0{}\0{entry_id}\0{}",
-            self.user_id,
-            field.as_str()
-        )
-        .into_bytes()
+        let mut out = Vec::with_capacity(64 + self.user_id.len() + entry_id.len());
+        for part in [CONTEXT, &self.user_id, entry_id, field.as_str()] {
+            out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
     }
 
     /// # Errors
@@ -131,7 +135,7 @@ mod tests {
     use super::*;
 
     fn keys(user: &str) -> EntryKeys {
-        EntryKeys::new(user, Key::generate().expect("key"))
+        EntryKeys::new(user, &Key::generate().expect("key"))
     }
 
     #[test]
@@ -150,7 +154,10 @@ mod tests {
             alice.open("e2", Field::Reply, Stored::Sealed(sealed.clone())),
             Err(StoreError::Integrity { .. })
         ));
-        let mallory = EntryKeys::new("mallory", alice.key.clone());
+        let mallory = EntryKeys {
+            user_id: "mallory".into(),
+            key: alice.key.clone(),
+        };
         assert!(mallory
             .open("e1", Field::Reply, Stored::Sealed(sealed))
             .is_err());

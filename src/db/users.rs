@@ -19,8 +19,23 @@ impl<'a> UserStore<'a> {
     /// # Errors
     /// `EmailTaken` when the (lower-cased) email exists; `Database` otherwise.
     pub async fn create(&self, email: &Email, password_hash: String) -> StoreResult<Account> {
+        self.create_with_id(&uuid::Uuid::new_v4().to_string(), email, password_hash)
+            .await
+    }
+
+    /// Creates an account with an id chosen by the caller (whose data key exists
+    /// already, so no account is ever without one).
+    ///
+    /// # Errors
+    /// `EmailTaken` when the (lower-cased) email exists; `Database` otherwise.
+    pub async fn create_with_id(
+        &self,
+        id: &str,
+        email: &Email,
+        password_hash: String,
+    ) -> StoreResult<Account> {
         let user = Account {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: id.to_owned(),
             email: email.as_str().to_owned(),
             created_at: now_millis(),
         };
@@ -141,21 +156,26 @@ impl<'a> UserStore<'a> {
             })
             .await?;
         self.db.entries_written(&owner);
-        // The search index keeps deleted words in its segments until they merge:
-        // merging them all now (FTS5 'optimize') frees those pages, which
-        // secure_delete zeroes. Busy readers can keep the checkpoint from
-        // finishing; the deletion stands regardless.
-        let _ = self
-            .db
+        Ok(deleted > 0)
+    }
+
+    /// After deletions: the search index keeps deleted words in its segments until
+    /// they merge, so they are merged now (FTS5 'optimize'), freeing pages that
+    /// secure_delete zeroes; then the WAL is emptied into the file.
+    ///
+    /// # Errors
+    /// The merge fails, or readers keep the checkpoint from finishing.
+    pub async fn scrub_deleted(&self) -> StoreResult<()> {
+        self.db
             .writer()
             .call(|conn| {
                 conn.execute(
                     "INSERT INTO entries_search (entries_search) VALUES ('optimize')",
                     [],
                 )?;
-                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                super::checkpoint_truncate(conn)
             })
-            .await;
-        Ok(deleted > 0)
+            .await?;
+        Ok(())
     }
 }

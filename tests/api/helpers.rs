@@ -159,8 +159,12 @@ impl TestApp {
             vars.insert("OPENAI_BASE_URL".into(), format!("{}/v1", openai.uri()));
         }
         self.stop().await;
-        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
-        start(dir, vars, self.openai.take()).await
+        let TestApp {
+            dir, state, openai, ..
+        } = self;
+        // The key store is held by one process at a time: the old state lets go first.
+        drop(state);
+        start(dir, vars, openai).await
     }
 
     pub async fn stop(&mut self) {

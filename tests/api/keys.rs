@@ -150,6 +150,102 @@ async fn an_old_data_backup_with_todays_key_store_cannot_sign_in_a_deleted_accou
 
     let here = restored.login("here@example.com", PASSWORD).await;
     assert_eq!(here.status(), StatusCode::OK);
+    let here = crate::helpers::session_cookie(&here).expect("cookie");
+    let page: Value = restored
+        .get("/api/entries", Some(&here))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(page["entries"].as_array().map(Vec::len), Some(1));
+    assert!(page["entries"][0]["ai_response"].is_string());
+
+    // The deleted account's old cookie (its session row is in the old backup) is no session.
+    let session: Value = restored
+        .get("/api/auth/session", Some(&leaving))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(session, json!({ "user": null }));
+    assert_eq!(
+        restored.get("/api/auth/me", Some(&leaving)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Its email is free again: the account is gone from this data too.
+    assert_eq!(
+        restored
+            .register("gone@example.com", PASSWORD)
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+}
+
+/// A deletion cut short after the key was marked: the next start finishes it.
+#[tokio::test]
+async fn a_deletion_cut_short_is_finished_at_the_next_start() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("halfway@example.com").await;
+    app.create_entry(
+        &cookie,
+        &json!({ "mood": "calm", "note": note("Almost gone.") }),
+    )
+    .await;
+    let id = app.user_id(&cookie).await;
+    app.state.accounts.keys().doom(&id).await.expect("doomed");
+    let app = app.restart().await;
+    assert_eq!(
+        app.login("halfway@example.com", PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(key_rows(app.dir.path()).is_empty());
+    let data = rusqlite::Connection::open(app.db_path()).expect("data");
+    let left: i64 = data
+        .query_row("SELECT count(*) FROM entries", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(left, 0);
+}
+
+/// The key store and the data file carry the same pairing id: a new or missing
+/// key store (or a missing generated master key) stops the start.
+#[tokio::test]
+async fn a_missing_key_store_or_master_key_stops_the_start_instead_of_new_keys() {
+    let dir = tempfile::tempdir().expect("dir");
+    let vars = vars_with(dir.path(), &[]);
+    {
+        let config = Config::from_vars(&vars).expect("config");
+        let app = Application::build(config).await.expect("first start");
+        let state = app.state();
+        let email = serene::domain::Email::parse("paired@example.com").expect("email");
+        let password = serene::domain::Password::parse(PASSWORD).expect("password");
+        state
+            .accounts
+            .register(
+                state
+                    .accounts
+                    .admit_registration([127, 0, 0, 1].into())
+                    .expect("place"),
+                [127, 0, 0, 1].into(),
+                &email,
+                &password,
+            )
+            .await
+            .expect("registered");
+    }
+    let master = dir.path().join("master.key");
+    let kept = dir.path().join("kept.key");
+    std::fs::rename(&master, &kept).expect("move the key away");
+    let message = start_error(&vars).await;
+    assert!(message.contains("master key file"), "{message}");
+    assert!(!master.exists(), "no new master key was made");
+    std::fs::rename(&kept, &master).expect("restore the key");
+
+    for file in ["serene.keys.db", "serene.keys.db-wal", "serene.keys.db-shm"] {
+        let _ = std::fs::remove_file(dir.path().join(file));
+    }
+    let message = start_error(&vars).await;
+    assert!(message.contains("KEYS_DATABASE_URL"), "{message}");
 }
 
 fn vars_with(dir: &Path, extra: &[(&str, String)]) -> HashMap<String, String> {
@@ -230,6 +326,18 @@ async fn rotation_rewraps_every_key_and_only_the_new_key_starts() {
     }
     let new_file = dir.path().join("new.key");
     let config = Config::from_vars(&old_vars).expect("config");
+    {
+        let running = Application::build(Config::from_vars(&old_vars).expect("config"))
+            .await
+            .expect("a running server");
+        let refused = serene::cli::rotate_master_key(&config, &new_file).await;
+        assert!(
+            matches!(&refused, Err(message) if message.contains("in use")),
+            "{refused:?}"
+        );
+        drop(running);
+    }
+    let _ = std::fs::remove_file(&new_file);
     let said = serene::cli::rotate_master_key(&config, &new_file)
         .await
         .expect("rotated");

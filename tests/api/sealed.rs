@@ -143,50 +143,18 @@ async fn a_reply_moved_to_another_entry_is_an_opaque_500_never_shown() {
     );
 }
 
-/// Replies written in clear (as before encryption) are sealed at the next start,
-/// a batch per transaction; a start stopped half-way resumes at the next.
+/// A database written before encryption (a fixture made by the previous
+/// version): its accounts get keys, its replies are sealed at start a batch per
+/// transaction, and a start stopped half-way resumes at the next.
 #[tokio::test]
-async fn replies_written_before_encryption_are_sealed_at_start_and_the_upgrade_resumes() {
-    let app = spawn_app().await;
-    let cookie = app.signed_up_user("legacy@example.com").await;
-    let mut ids = Vec::new();
-    for i in 0..5 {
-        let entry = app
-            .create_entry(
-                &cookie,
-                &json!({ "mood": "calm", "note": note(&format!("Old entry {i}.")) }),
-            )
-            .await;
-        ids.push(entry["id"].as_str().expect("id").to_owned());
-    }
-    let mut app = app;
-    app.stop().await;
-    let dir = std::mem::replace(&mut app.dir, tempfile::tempdir().expect("dir"));
-    drop(app);
-    {
-        let conn = rusqlite::Connection::open(dir.path().join("serene.db")).expect("open");
-        conn.execute(
-            "UPDATE entries SET ai_response = 'Old words of comfort ' || id || ' from before ' || ?1,
-                                ai_response_sealed = NULL",
-            [MARKER],
-        )
-        .expect("plaintext as before");
-    }
-    // A start that stops after two batches of two, as a crash would.
-    let mut vars = test_vars(&dir);
-    vars.insert(
-        "DATABASE_URL".into(),
-        dir.path().join("serene.db").display().to_string(),
-    );
-    let mut config = Config::from_vars(&vars).expect("config");
-    config.upgrade_batch_rows = 2;
-    config.upgrade_batches_before_stop = Some(2);
-    let stopped = Application::build(config).await;
-    assert!(
-        matches!(&stopped, Err(err) if err.to_string().contains("stopped after 2 batches")),
-        "{:?}",
-        stopped.err().map(|e| e.to_string())
-    );
+async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pre_encryption/serene.db"),
+        dir.path().join("serene.db"),
+    )
+    .expect("fixture");
+    const OLD_REPLY: &str = "lovely way to look after yourself";
     let clear_left = |dir: &Path| -> i64 {
         let conn = rusqlite::Connection::open(dir.join("serene.db")).expect("open");
         conn.query_row(
@@ -196,21 +164,79 @@ async fn replies_written_before_encryption_are_sealed_at_start_and_the_upgrade_r
         )
         .expect("count")
     };
-    assert_eq!(clear_left(dir.path()), 1, "two batches of two sealed");
+    assert_eq!(clear_left(dir.path()), 6);
+
+    // A start that stops after two batches of two, as a crash would.
+    let mut config = Config::from_vars(&test_vars(&dir)).expect("config");
+    config.upgrade_batch_rows = 2;
+    config.upgrade_batches_before_stop = Some(2);
+    let stopped = Application::build(config).await;
+    assert!(
+        matches!(&stopped, Err(err) if err.to_string().contains("stopped after 2 batches")),
+        "{:?}",
+        stopped.err().map(|e| e.to_string())
+    );
+    drop(stopped);
+    assert_eq!(
+        clear_left(dir.path()),
+        3,
+        "the first account's three replies sealed (batches of two and one)"
+    );
 
     let app = spawn_app_in(dir).await;
     assert_eq!(clear_left(app.dir.path()), 0);
-    for id in &ids {
-        let read: Value = app
-            .get(&format!("/api/entries/{id}"), Some(&cookie))
+    for email in ["ada@example.com", "grace@example.com"] {
+        let login = app.login(email, "correct horse battery").await;
+        assert_eq!(
+            login.status(),
+            StatusCode::OK,
+            "{email} signs in after the upgrade"
+        );
+        let cookie = crate::helpers::session_cookie(&login).expect("a session cookie");
+        let page: Value = app
+            .get("/api/entries", Some(&cookie))
             .await
             .json()
             .await
             .expect("JSON");
-        assert_eq!(
-            read["ai_response"],
-            format!("Old words of comfort {id} from before {MARKER}")
-        );
+        let entries = page["entries"].as_array().expect("entries");
+        assert_eq!(entries.len(), 3);
+        for entry in entries {
+            assert!(
+                entry["ai_response"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(OLD_REPLY),
+                "{entry}"
+            );
+        }
     }
-    assert_nowhere(app.dir.path(), MARKER);
+    assert_nowhere(app.dir.path(), OLD_REPLY);
+}
+
+/// After the upgrade, a reply in clear can only have been planted: it is not shown.
+#[tokio::test]
+async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("planted@example.com").await;
+    let entry = app
+        .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Quiet.") }))
+        .await;
+    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("timeout");
+    conn.execute(
+        "UPDATE entries SET ai_response = 'planted words', ai_response_sealed = NULL WHERE id = ?1",
+        [entry["id"].as_str().expect("id")],
+    )
+    .expect("planted");
+    drop(conn);
+    let read = app
+        .get(
+            &format!("/api/entries/{}", entry["id"].as_str().expect("id")),
+            Some(&cookie),
+        )
+        .await;
+    assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!read.text().await.expect("body").contains("planted"));
 }

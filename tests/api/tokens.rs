@@ -164,10 +164,17 @@ async fn a_generated_secret_is_stored_with_mode_0600_and_reused_after_a_restart(
     // `restart` keeps JWT_SECRET from the test defaults, so start one without it by hand.
     let dir = tempfile::tempdir().unwrap();
     app.stop().await;
-    for suffix in ["", "-wal"] {
-        let from = app.dir.path().join(format!("serene.db{suffix}"));
+    // The data, with its key store and master key (a data file alone does not start).
+    for name in [
+        "serene.db",
+        "serene.db-wal",
+        "serene.keys.db",
+        "serene.keys.db-wal",
+        "master.key",
+    ] {
+        let from = app.dir.path().join(name);
         if from.exists() {
-            std::fs::copy(from, dir.path().join(format!("serene.db{suffix}"))).unwrap();
+            std::fs::copy(from, dir.path().join(name)).unwrap();
         }
     }
     std::fs::copy(&secret_file, dir.path().join("jwt_secret")).unwrap();

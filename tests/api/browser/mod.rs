@@ -8,6 +8,7 @@ mod screens;
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Once, OnceLock};
@@ -85,7 +86,14 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every browser it started (its process group), even
+    /// when a test panicked before closing its session.
     fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -118,6 +126,7 @@ pub async fn browser_with(options: Options) -> Option<Browser> {
     let app = spawn_app().await;
     let port = free_port();
     let driver = Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

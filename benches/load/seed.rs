@@ -41,6 +41,7 @@ pub const ACTIVITIES: &[&str] = &[
     "garden work",
     "ferry ride",
 ];
+const REPLY: &str = "It sounds like a full day. Be gentle with yourself tonight.";
 const WEEK_MS: i64 = 7 * 24 * 3_600_000;
 const EIGHT_WEEKS_MS: i64 = 8 * WEEK_MS;
 /// A diligent journal: several entries a day, every day.
@@ -102,6 +103,36 @@ impl Seed {
         conn.pragma_update(None, "synchronous", "OFF")
             .expect("pragma");
         let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
+        // Every account has its data key, wrapped in the key store as the server
+        // would, and each reply is sealed with it. A server from before keys (a
+        // baseline run with SERENE_BENCH_BINARY) made no master key: replies in clear.
+        let master = std::fs::read_to_string(dir.join("master.key"))
+            .ok()
+            .map(|text| serene::crypto::Key::from_base64(&text).expect("a master key"));
+        let keys_conn = master.as_ref().map(|_| {
+            let conn = Connection::open(dir.join("serene.keys.db")).expect("the key store");
+            conn.execute_batch("BEGIN").expect("key store transaction");
+            conn
+        });
+        let issue_key = |user_id: &str| {
+            let (Some(master), Some(keys_conn)) = (&master, &keys_conn) else {
+                return None;
+            };
+            let data_key = serene::crypto::Key::generate().expect("random");
+            let wrapped = serene::crypto::wrap(master, user_id, &data_key).expect("wrap");
+            keys_conn
+                .execute(
+                    "INSERT INTO data_keys (user_id, wrapped, created_at) VALUES (?1, ?2, 0)",
+                    params![user_id, wrapped],
+                )
+                .expect("key");
+            Some(serene::db::EntryKeys::new(user_id, &data_key))
+        };
+        let reply_column = if master.is_some() {
+            "ai_response_sealed"
+        } else {
+            "ai_response"
+        };
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now_s = now_ms / 1000;
         let key = EncodingKey::from_secret(JWT_SECRET.as_bytes());
@@ -114,8 +145,8 @@ impl Seed {
                 .expect("prepare");
             let mut insert_entry = tx
                 .prepare(
-                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+                    &format!("INSERT INTO entries (id, user_id, mood, tags, note, {reply_column}, created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"),
                 )
                 .expect("prepare");
             let mut insert_session = tx
@@ -131,6 +162,7 @@ impl Seed {
                         now_ms - EIGHT_WEEKS_MS
                     ])
                     .expect("user");
+                let user_keys = issue_key(&user_id);
                 let mut entry_ids = Vec::new();
                 for n in 0..size.entries_per_user {
                     let id = uuid::Uuid::new_v4().to_string();
@@ -151,7 +183,13 @@ impl Seed {
                             mood,
                             tags,
                             note,
-                            "It sounds like a full day. Be gentle with yourself tonight.",
+                            match &user_keys {
+                                Some(keys) => rusqlite::types::Value::Blob(
+                                    keys.seal(&id, serene::db::Field::Reply, REPLY)
+                                        .expect("sealed"),
+                                ),
+                                None => rusqlite::types::Value::Text(REPLY.to_owned()),
+                            },
                             at
                         ])
                         .expect("entry");
@@ -176,17 +214,24 @@ impl Seed {
                 });
             }
             for i in 0..STORM_USERS {
+                let user_id = uuid::Uuid::new_v4().to_string();
                 insert_user
                     .execute(params![
-                        uuid::Uuid::new_v4().to_string(),
+                        user_id,
                         format!("storm{i}@bench.local"),
                         hash,
                         now_ms
                     ])
                     .expect("storm user");
+                issue_key(&user_id);
             }
         }
         tx.commit().expect("commit");
+        if let Some(keys_conn) = &keys_conn {
+            keys_conn
+                .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")
+                .expect("keys committed");
+        }
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .expect("checkpoint");
         Self {

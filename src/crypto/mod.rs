@@ -254,3 +254,31 @@ mod tests {
         assert_eq!(format!("{:?}", key()), "Key(<redacted>)");
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+
+    #[test]
+    #[ignore = "a measurement, run by hand with --release"]
+    fn cost_of_sealing_and_opening_a_reply() {
+        let key = Key::generate().expect("key");
+        let reply = "It sounds like a full day. Be gentle with yourself tonight.".as_bytes();
+        let sealed = seal(&key, b"ad", reply).expect("seal");
+        let rounds = 200_000;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(open(&key, b"ad", &sealed).expect("open"));
+        }
+        let open_ns = started.elapsed().as_nanos() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(seal(&key, b"ad", reply).expect("seal"));
+        }
+        let seal_ns = started.elapsed().as_nanos() / rounds;
+        eprintln!(
+            "open {open_ns} ns, seal {seal_ns} ns per {}-byte reply",
+            reply.len()
+        );
+    }
+}

@@ -75,13 +75,20 @@ const CACHED_KEYS: usize = 10_000;
 /// Tries for the lock, 100 ms apart.
 const LOCK_ATTEMPTS: usize = 30;
 
+/// A data key and the entry keys derived from it, so a request derives nothing.
+#[derive(Clone)]
+struct CachedKey {
+    data: Key,
+    entries: EntryKeys,
+}
+
 #[derive(Clone)]
 pub struct KeyStore {
     conn: Connection,
     master: Key,
     path: PathBuf,
     created: bool,
-    cache: Arc<Mutex<HashMap<String, Key>>>,
+    cache: Arc<Mutex<HashMap<String, CachedKey>>>,
     /// Held for the life of the store: one process at a time (a second server, or
     /// a rotation while the server runs, is refused).
     _lock: Arc<std::fs::File>,
@@ -287,8 +294,12 @@ impl KeyStore {
     /// # Errors
     /// The store does not answer, or the wrapped key does not open.
     pub async fn data_key(&self, user_id: &str) -> Result<Option<Key>, KeyStoreError> {
-        if let Some(key) = self.cache.lock().ok().and_then(|c| c.get(user_id).cloned()) {
-            return Ok(Some(key));
+        Ok(self.cached_key(user_id).await?.map(|cached| cached.data))
+    }
+
+    async fn cached_key(&self, user_id: &str) -> Result<Option<CachedKey>, KeyStoreError> {
+        if let Some(cached) = self.cache.lock().ok().and_then(|c| c.get(user_id).cloned()) {
+            return Ok(Some(cached));
         }
         let user = user_id.to_owned();
         let master = self.master.clone();
@@ -309,8 +320,12 @@ impl KeyStore {
                 let Some(wrapped) = wrapped else {
                     return Ok(Ok(None));
                 };
-                let Ok(key) = crypto::unwrap(&master, &user, &wrapped) else {
+                let Ok(data) = crypto::unwrap(&master, &user, &wrapped) else {
                     return Ok(Err(()));
+                };
+                let key = CachedKey {
+                    entries: EntryKeys::new(&user, &data),
+                    data,
                 };
                 if let Ok(mut cache) = cache.lock() {
                     if cache.len() >= CACHED_KEYS {
@@ -335,10 +350,7 @@ impl KeyStore {
     /// # Errors
     /// The store does not answer, or the wrapped key does not open.
     pub async fn entry_keys(&self, user_id: &str) -> Result<Option<EntryKeys>, KeyStoreError> {
-        Ok(self
-            .data_key(user_id)
-            .await?
-            .map(|key| EntryKeys::new(user_id, &key)))
+        Ok(self.cached_key(user_id).await?.map(|cached| cached.entries))
     }
 
     /// Every user that has a key.

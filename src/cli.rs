@@ -33,8 +33,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
     match args.as_slice() {
         [] | ["serve"] => serve(),
         ["healthcheck"] => healthcheck(),
-        ["backup", "--keys", file] => backup_keys(Path::new(file)),
-        ["backup", file] => backup(Path::new(file)),
+        ["backup", "--keys", file] => backup(Path::new(file), true),
+        ["backup", file] => backup(Path::new(file), false),
         ["rotate-master-key", file] => rotate(Path::new(file)),
         ["--help" | "-h" | "help"] => {
             println!("{HELP}");
@@ -149,44 +149,33 @@ pub async fn health_status(
     Ok(response.status().as_u16())
 }
 
-/// A consistent copy of the live database through SQLite's online backup API.
-fn backup(target: &Path) -> ExitCode {
+/// A consistent copy of the live database (or, with `keys`, of the key store)
+/// through SQLite's online backup API.
+fn backup(target: &Path, keys: bool) -> ExitCode {
     let config = match load_config() {
         Ok(config) => config,
         Err(code) => return code,
     };
-    match copy_database(&config.database_path, target) {
+    let (source, what, advice) = if keys {
+        (
+            &config.keys_database_path,
+            "the key store ",
+            "; store it apart from the data backups",
+        )
+    } else {
+        (&config.database_path, "", "")
+    };
+    match copy_database(source, target) {
         Ok(()) => {
             println!(
-                "serene: backed up {} to {}",
-                config.database_path.display(),
+                "serene: backed up {what}{} to {}{advice}",
+                source.display(),
                 target.display()
             );
             ExitCode::SUCCESS
         }
         Err(message) => {
-            eprintln!("serene: backup failed: {message}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn backup_keys(target: &Path) -> ExitCode {
-    let config = match load_config() {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
-    match copy_database(&config.keys_database_path, target) {
-        Ok(()) => {
-            println!(
-                "serene: backed up the key store {} to {}; store it apart from the data backups",
-                config.keys_database_path.display(),
-                target.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(message) => {
-            eprintln!("serene: key store backup failed: {message}");
+            eprintln!("serene: {what}backup failed: {message}");
             ExitCode::FAILURE
         }
     }

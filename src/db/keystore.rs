@@ -358,14 +358,7 @@ impl KeyStore {
     /// # Errors
     /// The store does not answer.
     pub async fn keyed_users(&self) -> Result<Vec<String>, KeyStoreError> {
-        Ok(self
-            .conn
-            .call(|conn| {
-                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = 0")?
-                    .query_map([], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<String>>>()
-            })
-            .await?)
+        self.users_doomed(false).await
     }
 
     /// Users whose deletion began: their keys are final, whatever the data says.
@@ -373,11 +366,15 @@ impl KeyStore {
     /// # Errors
     /// The store does not answer.
     pub async fn doomed_users(&self) -> Result<Vec<String>, KeyStoreError> {
+        self.users_doomed(true).await
+    }
+
+    async fn users_doomed(&self, doomed: bool) -> Result<Vec<String>, KeyStoreError> {
         Ok(self
             .conn
-            .call(|conn| {
-                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = 1")?
-                    .query_map([], |r| r.get(0))?
+            .call(move |conn| {
+                conn.prepare("SELECT user_id FROM data_keys WHERE doomed = ?1")?
+                    .query_map([doomed], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()
             })
             .await?)

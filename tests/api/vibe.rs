@@ -646,6 +646,15 @@ async fn stream_entry(app: &TestApp, cookie: &str, body: &Value) -> reqwest::Res
         .unwrap()
 }
 
+/// An entry as the API shows it to its owner.
+async fn stored_entry(app: &TestApp, cookie: &str, id: &str) -> Value {
+    app.get(&format!("/api/entries/{id}"), Some(cookie))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn deferred_entry(app: &TestApp, cookie: &str, text: &str) -> Value {
     let created = app
         .post_json(
@@ -682,15 +691,7 @@ async fn a_deferred_entry_is_saved_without_a_reply_and_its_streamed_reply_is_sto
         "made for the entry's mood: {done}"
     );
 
-    let stored: Value = app
-        .get(
-            &format!("/api/entries/{}", entry["id"].as_str().unwrap()),
-            Some(&cookie),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored = stored_entry(&app, &cookie, entry["id"].as_str().unwrap()).await;
     assert_eq!(
         stored["ai_response"], done["response"],
         "the reply that streamed is kept"
@@ -722,10 +723,10 @@ async fn a_reply_is_stored_even_when_the_client_leaves_mid_stream() {
     let response = stream_entry(&app, &cookie, &json!({ "entry_id": entry["id"] })).await;
     assert_eq!(response.status(), StatusCode::OK);
     drop(response);
-    let path = format!("/api/entries/{}", entry["id"].as_str().unwrap());
+    let id = entry["id"].as_str().unwrap();
     let started = std::time::Instant::now();
     loop {
-        let stored: Value = app.get(&path, Some(&cookie)).await.json().await.unwrap();
+        let stored = stored_entry(&app, &cookie, id).await;
         if stored["ai_response"].is_string() {
             break;
         }
@@ -772,15 +773,7 @@ async fn an_entry_id_that_is_not_yours_or_not_an_id_is_404_and_a_bad_one_is_422(
         )
         .await;
     assert_eq!(bad_mode.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let stored: Value = app
-        .get(
-            &format!("/api/entries/{}", entry["id"].as_str().unwrap()),
-            Some(&owner),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored = stored_entry(&app, &owner, entry["id"].as_str().unwrap()).await;
     assert_eq!(
         stored["ai_response"],
         Value::Null,
@@ -826,12 +819,7 @@ async fn a_late_reply_never_lands_on_a_note_edited_meanwhile() {
     assert_eq!(edited.status(), StatusCode::OK);
     let events = sse_events(&streaming.await.unwrap());
     assert_eq!(events.last().unwrap().0, "done");
-    let stored: Value = app
-        .get(&format!("/api/entries/{id}"), Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stored = stored_entry(&app, &cookie, &id).await;
     assert_eq!(
         stored["ai_response"],
         Value::Null,

@@ -174,28 +174,30 @@ async fn finish_deletions(db: &Database, keys: &KeyStore) -> Result<(), StartErr
     Ok(())
 }
 
-const REPLIES_SEALED: &str = "replies_sealed";
+const ENTRIES_SEALED: &str = "entries_sealed";
 
-/// Seals the replies written before encryption, a batch per transaction with
-/// progress in the log; an interrupted upgrade resumes at the next start. Then the
-/// WAL is emptied (with `secure_delete` on, the old text is then in neither file),
-/// and the file records that no reply is in clear any more.
-async fn seal_old_replies(
+/// Seals the notes, tags and replies written before encryption and builds their
+/// keyed index, a batch per transaction with progress in the log; an interrupted
+/// upgrade resumes at the next start. Then the old text is scrubbed from the file:
+/// `secure_delete` zeroed what the upgrade overwrote, `VACUUM` rewrites the file
+/// from its live pages, and a checkpoint empties the WAL. Only then does the file
+/// record that nothing is in clear any more.
+async fn seal_old_entries(
     config: &Config,
     db: &Database,
     keys: &KeyStore,
 ) -> Result<(), StartError> {
     let upgrade = |e: StoreError| StartError::Upgrade(e);
-    if db.meta(REPLIES_SEALED).await.map_err(upgrade)?.is_some() {
+    if db.meta(ENTRIES_SEALED).await.map_err(upgrade)?.is_some() {
         db.forbid_clear_text();
         return Ok(());
     }
-    let pending = db.entries().clear_replies().await.map_err(upgrade)?;
+    let pending = db.entries().clear_entries().await.map_err(upgrade)?;
     let total: i64 = pending.iter().map(|(_, n)| n).sum();
     if total > 0 {
         tracing::warn!(
-            replies = total,
-            "sealing the AI replies written before encryption"
+            entries = total,
+            "sealing the entries written before encryption"
         );
     }
     let (mut sealed, mut batches, mut skipped) = (0usize, 0usize, 0usize);
@@ -203,7 +205,7 @@ async fn seal_old_replies(
         let user_keys = match keys.entry_keys(&user).await {
             Ok(Some(user_keys)) => user_keys,
             other => {
-                tracing::error!(user_id = %user, outcome = ?other.map(|k| k.is_some()), "replies of an account whose key does not open stay as they are");
+                tracing::error!(user_id = %user, outcome = ?other.map(|k| k.is_some()), "entries of an account whose key does not open stay as they are");
                 skipped += 1;
                 continue;
             }
@@ -215,7 +217,7 @@ async fn seal_old_replies(
             }
             let (done, last) = db
                 .entries()
-                .seal_clear_replies(&user_keys, after, config.upgrade_batch_rows)
+                .seal_clear_entries(&user_keys, after, config.upgrade_batch_rows)
                 .await
                 .map_err(upgrade)?;
             if done == 0 {
@@ -224,19 +226,25 @@ async fn seal_old_replies(
             after = last;
             sealed += done;
             batches += 1;
-            tracing::info!(sealed, of = total, "sealing replies");
+            tracing::info!(sealed, of = total, "sealing entries");
         }
     }
-    db.checkpoint().await.map_err(|e| upgrade(e.into()))?;
-    if skipped == 0 {
-        db.set_meta(REPLIES_SEALED, vec![1])
-            .await
-            .map_err(upgrade)?;
-        db.forbid_clear_text();
+    if skipped > 0 {
+        db.checkpoint().await.map_err(|e| upgrade(e.into()))?;
+        return Ok(());
     }
     if total > 0 {
-        tracing::warn!(sealed, "sealed the AI replies written before encryption");
+        tracing::warn!(
+            sealed,
+            "sealed the entries written before encryption; rewriting the file without the old text"
+        );
     }
+    db.vacuum().await.map_err(|e| upgrade(e.into()))?;
+    db.set_meta(ENTRIES_SEALED, vec![1])
+        .await
+        .map_err(upgrade)?;
+    db.checkpoint().await.map_err(|e| upgrade(e.into()))?;
+    db.forbid_clear_text();
     Ok(())
 }
 
@@ -268,7 +276,7 @@ impl Application {
             );
         }
         let keys = open_keys(&config, &db).await?;
-        seal_old_replies(&config, &db, &keys).await?;
+        seal_old_entries(&config, &db, &keys).await?;
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
         let tokens = TokenKeys::new(&secret, config.jwt_ttl);
         let sessions = Sessions::load(db.clone(), tokens)

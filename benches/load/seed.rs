@@ -98,40 +98,31 @@ impl Seed {
 
     fn create_spread(dir: &Path, size: SeedSize, span_ms: i64) -> Self {
         let mut conn = Connection::open(dir.join("serene.db")).expect("open the database");
-        // The schema's triggers call Serene's SQL functions.
         serene::db::register_functions(&conn).expect("functions");
         conn.pragma_update(None, "synchronous", "OFF")
             .expect("pragma");
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .expect("pragma");
         let hash = bcrypt::hash(STORM_PASSWORD, 12).expect("bcrypt");
         // Every account has its data key, wrapped in the key store as the server
-        // would, and each reply is sealed with it. A server from before keys (a
-        // baseline run with SERENE_BENCH_BINARY) made no master key: replies in clear.
+        // would, and each entry is sealed and indexed with it, by the server's code.
         let master = std::fs::read_to_string(dir.join("master.key"))
-            .ok()
-            .map(|text| serene::crypto::Key::from_base64(&text).expect("a master key"));
-        let keys_conn = master.as_ref().map(|_| {
-            let conn = Connection::open(dir.join("serene.keys.db")).expect("the key store");
-            conn.execute_batch("BEGIN").expect("key store transaction");
-            conn
-        });
+            .map(|text| serene::crypto::Key::from_base64(&text).expect("a master key"))
+            .expect("the server made a master key at its first start");
+        let keys_conn = Connection::open(dir.join("serene.keys.db")).expect("the key store");
+        keys_conn
+            .execute_batch("BEGIN")
+            .expect("key store transaction");
         let issue_key = |user_id: &str| {
-            let (Some(master), Some(keys_conn)) = (&master, &keys_conn) else {
-                return None;
-            };
             let data_key = serene::crypto::Key::generate().expect("random");
-            let wrapped = serene::crypto::wrap(master, user_id, &data_key).expect("wrap");
+            let wrapped = serene::crypto::wrap(&master, user_id, &data_key).expect("wrap");
             keys_conn
                 .execute(
                     "INSERT INTO data_keys (user_id, wrapped, created_at) VALUES (?1, ?2, 0)",
                     params![user_id, wrapped],
                 )
                 .expect("key");
-            Some(serene::db::EntryKeys::new(user_id, &data_key))
-        };
-        let reply_column = if master.is_some() {
-            "ai_response_sealed"
-        } else {
-            "ai_response"
+            serene::db::EntryKeys::new(user_id, &data_key)
         };
         let now_ms = chrono::Utc::now().timestamp_millis();
         let now_s = now_ms / 1000;
@@ -142,12 +133,6 @@ impl Seed {
         {
             let mut insert_user = tx
                 .prepare("INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)")
-                .expect("prepare");
-            let mut insert_entry = tx
-                .prepare(
-                    &format!("INSERT INTO entries (id, user_id, mood, tags, note, {reply_column}, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)"),
-                )
                 .expect("prepare");
             let mut insert_session = tx
                 .prepare("INSERT INTO sessions (jti, user_id, expires_at) VALUES (?1, ?2, ?3)")
@@ -176,23 +161,17 @@ impl Seed {
                     let second =
                         (first + 1 + (rng.next() % (TAGS.len() as u64 - 1)) as usize) % TAGS.len();
                     let tags = serde_json::to_string(&[TAGS[first], TAGS[second]]).expect("tags");
-                    insert_entry
-                        .execute(params![
-                            id,
-                            user_id,
-                            mood,
-                            tags,
-                            note,
-                            match &user_keys {
-                                Some(keys) => rusqlite::types::Value::Blob(
-                                    keys.seal(&id, serene::db::Field::Reply, REPLY)
-                                        .expect("sealed"),
-                                ),
-                                None => rusqlite::types::Value::Text(REPLY.to_owned()),
-                            },
-                            at
-                        ])
-                        .expect("entry");
+                    let entry = serene::domain::Entry {
+                        id: id.clone(),
+                        mood: mood.to_owned(),
+                        tags: serene::domain::Tags::from_stored(&tags),
+                        note,
+                        ai_response: Some(REPLY.to_owned()),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    let sealed = serene::db::SealedEntry::new(&user_keys, &entry).expect("sealed");
+                    serene::db::insert_sealed(&tx, &user_id, &entry, &sealed).expect("entry");
                     if entry_ids.len() < 5 {
                         entry_ids.push(id);
                     }
@@ -227,11 +206,9 @@ impl Seed {
             }
         }
         tx.commit().expect("commit");
-        if let Some(keys_conn) = &keys_conn {
-            keys_conn
-                .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")
-                .expect("keys committed");
-        }
+        keys_conn
+            .execute_batch("COMMIT; PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("keys committed");
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .expect("checkpoint");
         Self {

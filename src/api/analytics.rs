@@ -66,9 +66,10 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
     if let Some(summary) = cache.get(&user.id, &question, generation, Some(local_day)) {
         return Ok(json(StatusCode::OK, &summary));
     }
+    let keys = ctx.entry_keys(&user).await?;
     let entries = ctx.state.db.entries();
     let (times, moods) = entries.summary_rows(&user.id).await?;
-    let top_tags = entries.tag_counts(&user.id, Some(TOP_TAGS)).await?;
+    let top_tags = entries.tag_counts(&keys, Some(TOP_TAGS)).await?;
     let streaks = streaks(&times, tz, now);
     let summary = json!({
             "entries_total": times.len(),
@@ -92,7 +93,8 @@ pub async fn journal_summary(ctx: Ctx) -> Result<Response, ApiError> {
 /// The caller's tags with their counts, most used first, for autocompletion.
 pub async fn list_tags(ctx: Ctx) -> Result<Response, ApiError> {
     let user = ctx.user()?;
-    let tags = ctx.state.db.entries().tag_counts(&user.id, None).await?;
+    let keys = ctx.entry_keys(&user).await?;
+    let tags = ctx.state.db.entries().tag_counts(&keys, None).await?;
     Ok(json(StatusCode::OK, &json!({ "tags": tag_list(tags) })))
 }
 

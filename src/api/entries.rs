@@ -90,6 +90,7 @@ pub async fn update_entry(mut ctx: Ctx) -> Result<Response, ApiError> {
     let update = Update {
         changes,
         ai_response,
+        current,
     };
     let entry = entries
         .update(&keys, &id, update)

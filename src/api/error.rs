@@ -191,6 +191,9 @@ impl From<StoreError> for ApiError {
                 Self::Internal(Box::new(err))
             }
             StoreError::NoKey => Self::Unauthenticated,
+            StoreError::Busy => Self::Busy {
+                retry_after_secs: 1,
+            },
         }
     }
 }

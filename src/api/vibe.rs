@@ -42,7 +42,7 @@ pub async fn vibe_check_stream(mut ctx: Ctx) -> Result<Response, ApiError> {
                 .state
                 .vibe
                 .check_streaming(entry.note.clone(), Some(entry.mood.clone()));
-            relay_and_store(Arc::clone(&ctx.state), keys, entry, events)
+            relay_and_store(Arc::clone(&ctx.state), *keys, entry, events)
         }
     };
     Ok(sse::response(ReceiverStream::new(events).map(
@@ -55,7 +55,7 @@ pub async fn vibe_check_stream(mut ctx: Ctx) -> Result<Response, ApiError> {
 
 enum Subject {
     Note { note: String, mood: Option<String> },
-    Entry(Entry, EntryKeys),
+    Entry(Entry, Box<EntryKeys>),
 }
 
 /// Auth, the per-user limit, then what the body asks about: a note (with an
@@ -78,7 +78,7 @@ async fn checked_subject(ctx: &mut Ctx) -> Result<Subject, ApiError> {
                 .get(&keys, &id?)
                 .await?
                 .ok_or(ApiError::NotFound)?;
-            Subject::Entry(entry, keys)
+            Subject::Entry(entry, Box::new(keys))
         }
     };
     Ok(subject)

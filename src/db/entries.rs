@@ -1,56 +1,78 @@
-use rusqlite::{params, OptionalExtension, Row, ToSql};
+use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
-use super::error::StoreResult;
+use super::error::{StoreError, StoreResult};
 use super::sealing::{EntryKeys, Field, Stored};
+use super::search_index::{open_spelling, search_match, EntryIndex, IndexedEntry};
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
-use crate::domain::{
-    owner_key, Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, SearchQuery, Tags,
-    WeekQuery,
-};
+use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
 
-/// The reply is read from both columns: sealed, or in clear from before encryption.
+/// Each private field is read from its sealed column, or from its column in clear
+/// while the upgrade has not sealed it yet.
 const COLUMNS: &str =
-    "id, mood, tags, note, ai_response, created_at, updated_at, ai_response_sealed";
+    "id, mood, created_at, updated_at, note, tags, ai_response, clear_note, clear_tags, clear_reply";
 
-/// A row as read: the private reply still as stored, opened after the read.
+/// A row as read: the private fields still as stored, opened after the read.
 struct RawEntry {
-    entry: Entry,
+    id: String,
+    mood: String,
+    created_at: Millis,
+    updated_at: Millis,
+    note: Option<Stored>,
+    tags: Option<Stored>,
     reply: Option<Stored>,
+}
+
+fn either(row: &Row<'_>, sealed: usize, clear: usize) -> rusqlite::Result<Option<Stored>> {
+    match Stored::from_column(row.get_ref(sealed)?)? {
+        Some(value) => Ok(Some(value)),
+        None => Stored::from_column(row.get_ref(clear)?),
+    }
 }
 
 fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
     Ok(RawEntry {
-        entry: Entry {
-            id: row.get(0)?,
-            mood: row.get(1)?,
-            tags: Tags::from_stored(&row.get::<_, String>(2)?),
-            note: row.get(3)?,
-            ai_response: None,
-            created_at: row.get(5)?,
-            updated_at: row.get(6)?,
-        },
-        reply: match Stored::from_column(row.get_ref(7)?)? {
-            Some(sealed) => Some(sealed),
-            None => Stored::from_column(row.get_ref(4)?)?,
-        },
+        id: row.get(0)?,
+        mood: row.get(1)?,
+        created_at: row.get(2)?,
+        updated_at: row.get(3)?,
+        note: either(row, 4, 7)?,
+        tags: either(row, 5, 8)?,
+        reply: either(row, 6, 9)?,
     })
 }
 
 impl RawEntry {
-    /// Opens the sealed fields with the owner's key (outside the database thread).
-    /// Text in clear is accepted only until the upgrade has sealed it all; after
-    /// that it can only have been planted, and is an integrity error.
+    /// Opens the sealed fields with the owner's key. Text in clear is accepted only
+    /// until the upgrade has sealed it all; after that it can only have been
+    /// planted, and is an integrity error, as is a missing note.
     fn open(self, keys: &EntryKeys, clear_allowed: bool) -> StoreResult<Entry> {
-        let RawEntry { mut entry, reply } = self;
-        if let (Some(Stored::Clear(_)), false) = (&reply, clear_allowed) {
-            return Err(super::error::StoreError::Integrity {
-                entry_id: entry.id,
-                field: "ai_response",
-            });
-        }
-        entry.ai_response = keys.open_optional(&entry.id, Field::Reply, reply)?;
-        Ok(entry)
+        let id = self.id;
+        let field = |field: Field, stored: Option<Stored>| -> StoreResult<Option<String>> {
+            match stored {
+                Some(Stored::Clear(_)) if !clear_allowed => Err(StoreError::Integrity {
+                    entry_id: id.clone(),
+                    field: field.name(),
+                }),
+                other => keys.open_optional(&id, field, other),
+            }
+        };
+        let missing = |field: Field| StoreError::Integrity {
+            entry_id: id.clone(),
+            field: field.name(),
+        };
+        let note = field(Field::Note, self.note)?.ok_or_else(|| missing(Field::Note))?;
+        let tags = field(Field::Tags, self.tags)?.ok_or_else(|| missing(Field::Tags))?;
+        let ai_response = field(Field::Reply, self.reply)?;
+        Ok(Entry {
+            mood: self.mood,
+            tags: Tags::from_stored(&tags),
+            note,
+            ai_response,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            id,
+        })
     }
 }
 
@@ -60,34 +82,73 @@ fn open_all(raws: Vec<RawEntry>, keys: &EntryKeys, clear_allowed: bool) -> Store
         .collect()
 }
 
-fn seal_reply(
-    keys: &EntryKeys,
-    entry_id: &str,
-    reply: Option<&str>,
-) -> StoreResult<Option<Vec<u8>>> {
-    reply
-        .map(|text| keys.seal(entry_id, Field::Reply, text))
-        .transpose()
+/// An entry's private fields sealed and its index keyed, before the write: the
+/// writer thread only stores bytes.
+#[derive(Debug, Clone)]
+pub struct SealedEntry {
+    note: Vec<u8>,
+    tags: Vec<u8>,
+    reply: Option<Vec<u8>>,
+    index: EntryIndex,
 }
 
-/// The FTS5 query for a search by one user: every group as a phrase of the
-/// owner's terms (as `serene_search_terms` indexed them), the last one maybe a
-/// prefix. Terms hold only letters and digits, so nothing in them is FTS5 syntax.
-fn fts_match(user_id: &str, search: &SearchQuery) -> String {
-    let key = owner_key(user_id);
-    let phrases: Vec<String> = search
-        .groups
-        .iter()
-        .map(|group| {
-            let terms: Vec<String> = group.terms.iter().map(|t| format!("{key}{t}")).collect();
-            format!(
-                "\"{}\"{}",
-                terms.join(" "),
-                if group.prefix { "*" } else { "" }
-            )
+impl SealedEntry {
+    /// # Errors
+    /// Only when sealing fails (the system's random number generator).
+    pub fn new(keys: &EntryKeys, entry: &Entry) -> StoreResult<Self> {
+        Ok(Self {
+            note: keys.seal(&entry.id, Field::Note, &entry.note)?,
+            tags: keys.seal(&entry.id, Field::Tags, &entry.tags.to_stored())?,
+            reply: entry
+                .ai_response
+                .as_deref()
+                .map(|text| keys.seal(&entry.id, Field::Reply, text))
+                .transpose()?,
+            index: EntryIndex::new(keys, &entry.note, &entry.tags)?,
         })
-        .collect();
-    phrases.join(" AND ")
+    }
+}
+
+/// Writes a new entry with its index rows (the caller holds the transaction).
+/// Public for tools that fill a database directly (the load benchmark's seed).
+///
+/// # Errors
+/// The write fails (for example, the user no longer exists).
+pub fn insert_sealed(
+    conn: &Connection,
+    user_id: &str,
+    entry: &Entry,
+    sealed: &SealedEntry,
+) -> rusqlite::Result<()> {
+    let seq: i64 = conn
+        .prepare_cached(
+            "INSERT INTO entries (id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
+        )?
+        .query_row(
+            params![
+                entry.id,
+                user_id,
+                entry.mood,
+                entry.created_at,
+                entry.updated_at,
+                sealed.note,
+                sealed.tags,
+                sealed.reply,
+                sealed.index.tag_tokens()
+            ],
+            |row| row.get(0),
+        )?;
+    sealed.index.write(
+        conn,
+        IndexedEntry {
+            seq,
+            id: &entry.id,
+            user_id,
+            created_at: entry.created_at,
+        },
+        true,
+    )
 }
 
 /// [`COLUMNS`] of the entries table named `e`, spelled out once.
@@ -98,6 +159,88 @@ static ALIASED_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|
         .collect::<Vec<_>>()
         .join(", ")
 });
+
+/// The entry as it is after `changes`; `reply` replaces the reply when `Some`.
+fn apply_changes(current: &Entry, changes: &EntryChanges, reply: Option<Option<String>>) -> Entry {
+    Entry {
+        id: current.id.clone(),
+        mood: changes
+            .mood
+            .as_ref()
+            .map_or_else(|| current.mood.clone(), |m| m.as_str().to_owned()),
+        tags: changes.tags.clone().unwrap_or_else(|| current.tags.clone()),
+        note: changes
+            .note
+            .as_ref()
+            .map_or_else(|| current.note.clone(), |n| n.as_str().to_owned()),
+        ai_response: reply.unwrap_or_else(|| current.ai_response.clone()),
+        created_at: current.created_at,
+        updated_at: now_millis().max(current.updated_at + 1),
+    }
+}
+
+/// What an update writes besides the fields themselves.
+#[derive(Debug, Clone, Copy)]
+struct Reindex {
+    reply: bool,
+    search: bool,
+    tags: bool,
+}
+
+/// Writes an update if the entry is still as it was read; `false` when it is not
+/// (changed since, or gone).
+fn write_update(
+    conn: &Connection,
+    user_id: &str,
+    next: &Entry,
+    sealed: &SealedEntry,
+    read_updated_at: Millis,
+    reindex: Reindex,
+) -> rusqlite::Result<bool> {
+    let seq: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE entries SET
+                mood = ?1, note = ?2, tags = ?3, tag_tokens = ?4,
+                ai_response = CASE WHEN ?5 THEN ?6 ELSE ai_response END,
+                clear_reply = CASE WHEN ?5 THEN NULL ELSE clear_reply END,
+                clear_note = NULL, clear_tags = NULL,
+                updated_at = ?7
+             WHERE id = ?8 AND user_id = ?9 AND updated_at = ?10
+             RETURNING seq",
+        )?
+        .query_row(
+            params![
+                next.mood,
+                sealed.note,
+                sealed.tags,
+                sealed.index.tag_tokens(),
+                reindex.reply,
+                sealed.reply,
+                next.updated_at,
+                next.id,
+                user_id,
+                read_updated_at
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(seq) = seq else {
+        return Ok(false);
+    };
+    if reindex.search {
+        sealed.index.write(
+            conn,
+            IndexedEntry {
+                seq,
+                id: &next.id,
+                user_id,
+                created_at: next.created_at,
+            },
+            reindex.tags,
+        )?;
+    }
+    Ok(true)
+}
 
 /// A page of entries, newest first, and the cursor of the next page.
 pub struct Page {
@@ -110,7 +253,12 @@ pub struct Update {
     pub changes: EntryChanges,
     /// `Some` when the note changed and the vibe check ran again.
     pub ai_response: Option<Option<String>>,
+    /// The entry as the caller read it, which the change applies to.
+    pub current: Entry,
 }
+
+/// How often an update is tried again when the entry changed under it.
+const UPDATE_ATTEMPTS: usize = 5;
 
 /// Every query here names the owner in its `WHERE` clause.
 pub struct EntryStore<'a> {
@@ -142,28 +290,15 @@ impl<'a> EntryStore<'a> {
             created_at,
             updated_at: created_at,
         };
-        let sealed_reply = seal_reply(keys, &row.id, row.ai_response.as_deref())?;
+        let sealed = SealedEntry::new(keys, &row)?;
         let user_id = keys.user_id().to_owned();
-        let user_id_for_generation = user_id.clone();
         let stored = row.clone();
         self.db
             .entry_writes()
-            .write(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO entries (id, user_id, mood, tags, note, ai_response_sealed, created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )?
-                .execute(params![
-                    stored.id,
-                    user_id,
-                    stored.mood,
-                    stored.tags.to_stored(),
-                    stored.note,
-                    sealed_reply,
-                    stored.created_at,
-                    stored.updated_at
-                ])
-            }, self.db.after_entries_written(&user_id_for_generation))
+            .write(
+                move |conn| insert_sealed(conn, &user_id, &stored, &sealed),
+                self.db.after_entries_written(keys.user_id()),
+            )
             .await?;
         Ok(row)
     }
@@ -187,22 +322,25 @@ impl<'a> EntryStore<'a> {
     }
 
     /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
-    /// without a search walks the tag's own index, which is in page order, so a
-    /// page reads about `limit` rows however rare or common the tag is.
+    /// without a search walks the tag's own rows, which are in page order, so a
+    /// page reads about `limit` rows however rare or common the tag is. A search
+    /// reads the entries holding every required token and keeps those whose opened
+    /// text matches, until the page is full.
     ///
     /// # Errors
-    /// The database does not answer.
+    /// The database does not answer, or a field does not open.
     pub async fn list(&self, keys: &EntryKeys, query: &ListQuery) -> StoreResult<Page> {
         let user_id = keys.user_id();
         let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
         let filter = &query.filter;
-        let (mut sql, time, id, other_tags) = match filter.tags.split_first() {
+        let tag_tokens: Vec<i64> = filter.tags.iter().map(|t| keys.tag_token(t)).collect();
+        let (mut sql, time, id, other_tags) = match tag_tokens.split_first() {
             Some((first, rest)) if filter.search.is_none() => {
-                args.push(Box::new(first.clone()));
+                args.push(Box::new(*first));
                 (
                     format!(
-                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.rowid = t.entry_rowid
-                         WHERE t.user_id = ?1 AND t.tag_key = ?2 AND e.user_id = ?1
+                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.seq = t.entry_seq
+                         WHERE t.user_id = ?1 AND t.tag_token = ?2 AND e.user_id = ?1
                            AND e.id = t.entry_id",
                         *ALIASED_COLUMNS
                     ),
@@ -218,7 +356,7 @@ impl<'a> EntryStore<'a> {
                 ),
                 "e.created_at",
                 "e.id",
-                filter.tags.as_slice(),
+                tag_tokens.as_slice(),
             ),
         };
         if let Some(from) = query.from {
@@ -237,19 +375,19 @@ impl<'a> EntryStore<'a> {
             let marks: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
             sql.push_str(&format!(" AND e.mood IN ({})", marks.join(", ")));
         }
-        for tag in other_tags {
-            args.push(Box::new(tag.clone()));
+        for token in other_tags {
+            args.push(Box::new(*token));
             sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM entry_tags AS other
-                   WHERE other.user_id = ?1 AND other.tag_key = ?{}
+                   WHERE other.user_id = ?1 AND other.tag_token = ?{}
                      AND other.created_at = e.created_at AND other.entry_id = e.id)",
                 args.len()
             ));
         }
         if let Some(search) = &filter.search {
-            args.push(Box::new(fts_match(user_id, search)));
+            args.push(Box::new(search_match(keys, search)));
             sql.push_str(&format!(
-                " AND e.rowid IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?{})",
+                " AND e.seq IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?{})",
                 args.len()
             ));
         }
@@ -263,23 +401,41 @@ impl<'a> EntryStore<'a> {
             ));
         }
         let limit = query.limit as usize;
-        args.push(Box::new(limit as i64 + 1));
-        sql.push_str(&format!(
-            " ORDER BY {time} DESC, {id} DESC LIMIT ?{}",
-            args.len()
-        ));
+        sql.push_str(&format!(" ORDER BY {time} DESC, {id} DESC"));
+        // Without a search every row read is kept: the page is `limit` rows and one
+        // more to know whether another page follows. A search reads on until
+        // enough candidates match.
+        if filter.search.is_none() {
+            args.push(Box::new(limit as i64 + 1));
+            sql.push_str(&format!(" LIMIT ?{}", args.len()));
+        }
 
-        let raws = self
+        let search = filter.search.clone();
+        let keys_for_read = keys.clone();
+        let clear_allowed = self.db.clear_text_allowed();
+        let mut entries = self
             .db
             .read(move |conn| {
                 let params: Vec<&dyn ToSql> =
                     args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
-                conn.prepare_cached(&sql)?
-                    .query_map(params.as_slice(), entry_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                let mut statement = conn.prepare_cached(&sql)?;
+                let mut rows = statement.query(params.as_slice())?;
+                let mut page = Vec::with_capacity(limit + 1);
+                while page.len() <= limit {
+                    let Some(row) = rows.next()? else { break };
+                    let entry = entry_from_row(row)?
+                        .open(&keys_for_read, clear_allowed)
+                        .map_err(StoreError::into_sql)?;
+                    if search
+                        .as_ref()
+                        .is_none_or(|search| search.matches(&entry.note, entry.tags.as_slice()))
+                    {
+                        page.push(entry);
+                    }
+                }
+                Ok(page)
             })
             .await?;
-        let mut entries = open_all(raws, keys, self.db.clear_text_allowed())?;
         let next_cursor = if entries.len() > limit {
             entries.truncate(limit);
             entries.last().map(Entry::cursor)
@@ -292,7 +448,10 @@ impl<'a> EntryStore<'a> {
         })
     }
 
-    /// Applies changes; `updated_at` always moves forward, even within one millisecond.
+    /// Applies changes to the entry as the caller read it; `updated_at` always
+    /// moves forward, even within one millisecond. The private fields are sealed
+    /// and the index keyed before the write; if the entry changed in between, the
+    /// change is applied again to what it became.
     ///
     /// # Errors
     /// The write fails. `Ok(None)` when the entry is not the user's.
@@ -302,52 +461,49 @@ impl<'a> EntryStore<'a> {
         id: &EntryId,
         update: Update,
     ) -> StoreResult<Option<Entry>> {
-        let owner = keys.user_id().to_owned();
-        let (user_id, id) = (keys.user_id().to_owned(), id.as_str().to_owned());
-        let now = now_millis();
-        let sealed_reply = match &update.ai_response {
-            Some(reply) => Some(seal_reply(keys, &id, reply.as_deref())?),
-            None => None,
-        };
-        let updated = self
-            .db
-            .entry_writes()
-            .write(
-                move |conn| {
-                    let changes = &update.changes;
-                    let replace_ai = sealed_reply.is_some();
-                    conn.prepare_cached(&format!(
-                        "UPDATE entries SET
-                        mood = coalesce(?1, mood),
-                        tags = coalesce(?2, tags),
-                        note = coalesce(?3, note),
-                        ai_response_sealed = CASE WHEN ?4 THEN ?5 ELSE ai_response_sealed END,
-                        ai_response = CASE WHEN ?4 THEN NULL ELSE ai_response END,
-                        updated_at = max(?6, updated_at + 1)
-                     WHERE id = ?7 AND user_id = ?8
-                     RETURNING {COLUMNS}"
-                    ))?
-                    .query_row(
-                        params![
-                            changes.mood.as_ref().map(|m| m.as_str()),
-                            changes.tags.as_ref().map(Tags::to_stored),
-                            changes.note.as_ref().map(|n| n.as_str()),
-                            replace_ai,
-                            sealed_reply.as_ref().and_then(Option::as_ref),
-                            now,
-                            id,
-                            user_id
-                        ],
-                        entry_from_row,
-                    )
-                    .optional()
-                },
-                self.db.after_entries_written(&owner),
-            )
-            .await?;
-        updated
-            .map(|raw| raw.open(keys, self.db.clear_text_allowed()))
-            .transpose()
+        let Update {
+            changes,
+            ai_response,
+            mut current,
+        } = update;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let next = apply_changes(&current, &changes, ai_response.clone());
+            let note_changed = next.note != current.note;
+            let tags_changed = next.tags != current.tags;
+            let sealed = SealedEntry::new(keys, &next)?;
+            let (user_id, read_updated_at) = (keys.user_id().to_owned(), current.updated_at);
+            let stored = next.clone();
+            let replace_reply = ai_response.is_some();
+            let written = self
+                .db
+                .entry_writes()
+                .write(
+                    move |conn| {
+                        write_update(
+                            conn,
+                            &user_id,
+                            &stored,
+                            &sealed,
+                            read_updated_at,
+                            Reindex {
+                                reply: replace_reply,
+                                search: note_changed || tags_changed,
+                                tags: tags_changed,
+                            },
+                        )
+                    },
+                    self.db.after_entries_written(keys.user_id()),
+                )
+                .await?;
+            if written {
+                return Ok(Some(next));
+            }
+            match self.get(keys, id).await? {
+                Some(now) => current = now,
+                None => return Ok(None),
+            }
+        }
+        Err(StoreError::Busy)
     }
 
     /// Stores a reply made after the entry was saved (the streamed vibe check of an
@@ -373,9 +529,9 @@ impl<'a> EntryStore<'a> {
             .write(
                 move |conn| {
                     conn.prepare_cached(
-                        "UPDATE entries SET ai_response_sealed = ?1
+                        "UPDATE entries SET ai_response = ?1
                          WHERE id = ?2 AND user_id = ?3 AND updated_at = ?4
-                           AND ai_response IS NULL AND ai_response_sealed IS NULL",
+                           AND ai_response IS NULL AND clear_reply IS NULL",
                     )?
                     .execute(params![reply, id, user_id, read_updated_at])
                 },
@@ -482,29 +638,37 @@ impl<'a> EntryStore<'a> {
     }
 
     /// The user's tags, most used first, then by name; each with one spelling.
+    /// The names are sealed, so they are ordered once opened (a user has few).
     ///
     /// # Errors
-    /// The database does not answer.
+    /// The database does not answer, or a spelling does not open.
     pub async fn tag_counts(
         &self,
-        user_id: &str,
+        keys: &EntryKeys,
         limit: Option<u32>,
     ) -> StoreResult<Vec<(String, i64)>> {
-        let user_id = user_id.to_owned();
-        let limit = limit.map_or(-1, i64::from);
-        Ok(self
+        let user_id = keys.user_id().to_owned();
+        let rows = self
             .db
             .read(move |conn| {
                 conn.prepare_cached(
-                    "SELECT tag, uses FROM tag_counts WHERE user_id = ?1
-                     ORDER BY uses DESC, tag LIMIT ?2",
+                    "SELECT tag_token, uses, spelling FROM tag_counts WHERE user_id = ?1",
                 )?
-                .query_map(params![user_id, limit], |row| {
-                    Ok((row.get(0)?, row.get(1)?))
+                .query_map([user_id], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get(2)?))
                 })?
-                .collect()
+                .collect::<rusqlite::Result<Vec<(i64, i64, Vec<u8>)>>>()
             })
-            .await?)
+            .await?;
+        let mut tags = rows
+            .into_iter()
+            .map(|(token, uses, sealed)| Ok((open_spelling(keys, token, sealed)?, uses)))
+            .collect::<StoreResult<Vec<(String, i64)>>>()?;
+        tags.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        if let Some(limit) = limit {
+            tags.truncate(limit as usize);
+        }
+        Ok(tags)
     }
 
     /// Every entry time of the user, and the entries per mood, for the summary.
@@ -535,16 +699,18 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
-    /// The accounts with replies written before encryption, and how many.
+    /// The accounts with entries written before encryption, and how many.
     ///
     /// # Errors
     /// The database does not answer.
-    pub async fn clear_replies(&self) -> StoreResult<Vec<(String, i64)>> {
+    pub async fn clear_entries(&self) -> StoreResult<Vec<(String, i64)>> {
         Ok(self
             .db
             .read(|conn| {
                 conn.prepare(
-                    "SELECT user_id, count(*) FROM entries WHERE ai_response IS NOT NULL GROUP BY user_id",
+                    "SELECT user_id, count(*) FROM entries
+                     WHERE clear_note IS NOT NULL OR clear_tags IS NOT NULL OR clear_reply IS NOT NULL
+                     GROUP BY user_id",
                 )?
                 .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -552,12 +718,13 @@ impl<'a> EntryStore<'a> {
             .await?)
     }
 
-    /// Seals up to `batch` of the user's replies written before encryption, in one
-    /// transaction, and clears their text; returns how many. Run until it returns 0.
+    /// Seals up to `batch` of the user's entries written before encryption and
+    /// indexes them, in one transaction, clearing their text; returns how many and
+    /// where the batch ended. Run until it returns 0.
     ///
     /// # Errors
     /// The write fails (nothing of this batch is changed then).
-    pub async fn seal_clear_replies(
+    pub async fn seal_clear_entries(
         &self,
         keys: &EntryKeys,
         after: Option<Cursor>,
@@ -571,33 +738,53 @@ impl<'a> EntryStore<'a> {
         let sealed = self
             .db
             .write_transaction(move |tx| {
-                let rows: Vec<(String, String, i64)> = tx
-                    .prepare_cached(
-                        "SELECT id, ai_response, created_at FROM entries
+                let rows: Vec<RawEntry> = tx
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM entries
                          WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
-                           AND ai_response IS NOT NULL
-                         ORDER BY created_at, id LIMIT ?4",
-                    )?
+                           AND (clear_note IS NOT NULL OR clear_tags IS NOT NULL OR clear_reply IS NOT NULL)
+                         ORDER BY created_at, id LIMIT ?4"
+                    ))?
                     .query_map(
                         params![keys.user_id(), after_time, after_id, batch as i64],
-                        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                        entry_from_row,
                     )?
                     .collect::<rusqlite::Result<_>>()?;
-                for (id, text, _) in &rows {
-                    let sealed = keys
-                        .seal(id, Field::Reply, text)
-                        .map_err(|e| rusqlite::Error::UserFunctionError(Box::new(e)))?;
-                    tx.prepare_cached(
-                        "UPDATE entries SET ai_response_sealed = ?1, ai_response = NULL
-                         WHERE id = ?2 AND user_id = ?3",
-                    )?
-                    .execute(params![sealed, id, keys.user_id()])?;
+                let count = rows.len();
+                let mut last = None;
+                for raw in rows {
+                    let entry = raw.open(&keys, true).map_err(StoreError::into_sql)?;
+                    let sealed = SealedEntry::new(&keys, &entry).map_err(StoreError::into_sql)?;
+                    let seq: i64 = tx
+                        .prepare_cached(
+                            "UPDATE entries SET note = ?1, tags = ?2, ai_response = ?3, tag_tokens = ?4,
+                                 clear_note = NULL, clear_tags = NULL, clear_reply = NULL
+                             WHERE id = ?5 AND user_id = ?6 RETURNING seq",
+                        )?
+                        .query_row(
+                            params![
+                                sealed.note,
+                                sealed.tags,
+                                sealed.reply,
+                                sealed.index.tag_tokens(),
+                                entry.id,
+                                keys.user_id()
+                            ],
+                            |row| row.get(0),
+                        )?;
+                    sealed.index.write(
+                        tx,
+                        IndexedEntry {
+                            seq,
+                            id: &entry.id,
+                            user_id: keys.user_id(),
+                            created_at: entry.created_at,
+                        },
+                        true,
+                    )?;
+                    last = Some(entry.cursor());
                 }
-                let last = rows.last().map(|(id, _, created_at)| Cursor {
-                    created_at: *created_at,
-                    id: id.clone(),
-                });
-                Ok((rows.len(), last))
+                Ok((count, last))
             })
             .await?;
         Ok(sealed)

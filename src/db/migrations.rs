@@ -13,6 +13,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0006_search_per_user.sql"),
     include_str!("../../sql/0007_sealed_replies.sql"),
     include_str!("../../sql/0008_meta.sql"),
+    include_str!("../../sql/0009_sealed_entries.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

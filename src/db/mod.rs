@@ -8,10 +8,11 @@ mod group_commit;
 pub mod keystore;
 mod migrations;
 mod sealing;
+mod search_index;
 mod sessions;
 mod users;
 
-pub use entries::{EntryStore, Page, Update};
+pub use entries::{insert_sealed, EntryStore, Page, SealedEntry, Update};
 pub use error::{StoreError, StoreResult};
 pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::MIGRATIONS;
@@ -271,6 +272,20 @@ impl Database {
     /// The checkpoint cannot run.
     pub async fn checkpoint(&self) -> Result<(), tokio_rusqlite::Error> {
         self.writer().call(|conn| checkpoint_truncate(conn)).await
+    }
+
+    /// Rewrites the file from its live pages (`VACUUM`) and empties the WAL, so no
+    /// page that once held deleted or overwritten text survives in either file.
+    ///
+    /// # Errors
+    /// The rewrite or the checkpoint fails.
+    pub async fn vacuum(&self) -> Result<(), tokio_rusqlite::Error> {
+        self.writer()
+            .call(|conn| {
+                conn.execute_batch("VACUUM")?;
+                checkpoint_truncate(conn)
+            })
+            .await
     }
 
     /// A fact about this file (`serene_meta`).

@@ -5,23 +5,37 @@
 use rusqlite::types::ValueRef;
 
 use super::error::{StoreError, StoreResult};
-use crate::crypto::{self, Key};
+use crate::crypto::{self, Key, TokenKey};
+use crate::domain::IndexTerm;
 
 const CONTEXT: &str = "serene/entry/v1";
 const SEALING_PURPOSE: &[u8] = b"serene/entry-sealing/v1";
+const SEARCH_PURPOSE: &[u8] = b"serene/search-tokens/v1";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    Note,
+    Tags,
     Reply,
+    /// The spelling of a tag in the user's tag counts (sealed under the tag's token).
+    TagSpelling,
 }
 
 impl Field {
-    fn as_str(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
+            Self::Note => "note",
+            Self::Tags => "tags",
             Self::Reply => "ai_response",
+            Self::TagSpelling => "tag_spelling",
         }
     }
 }
+
+/// Domains of the search key, so a word, a prefix and a tag never share a token.
+const WORD: u8 = b'w';
+const PREFIX: u8 = b'p';
+const TAG: u8 = b't';
 
 /// A private field as the database holds it: sealed, or still in clear from
 /// before encryption (until the upgrade at start has sealed it).
@@ -57,6 +71,7 @@ impl Stored {
 pub struct EntryKeys {
     user_id: String,
     key: Key,
+    search: TokenKey,
 }
 
 impl std::fmt::Debug for EntryKeys {
@@ -74,7 +89,21 @@ impl EntryKeys {
         Self {
             user_id: user_id.to_owned(),
             key: data_key.derive(SEALING_PURPOSE),
+            search: TokenKey::new(&data_key.derive(SEARCH_PURPOSE)),
         }
+    }
+
+    /// The search index's token of a term: without the key it names no word.
+    pub fn term_token(&self, term: &IndexTerm) -> i64 {
+        match term {
+            IndexTerm::Word(word) => self.search.token(WORD, word),
+            IndexTerm::Prefix(prefix) => self.search.token(PREFIX, prefix),
+        }
+    }
+
+    /// The token of a folded tag, for tag filters and counts.
+    pub fn tag_token(&self, folded_tag: &str) -> i64 {
+        self.search.token(TAG, folded_tag)
     }
 
     pub fn user_id(&self) -> &str {
@@ -84,7 +113,7 @@ impl EntryKeys {
     /// Each part length-prefixed, so no two (user, entry, field) give the same bytes.
     fn associated(&self, entry_id: &str, field: Field) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.user_id.len() + entry_id.len());
-        for part in [CONTEXT, &self.user_id, entry_id, field.as_str()] {
+        for part in [CONTEXT, &self.user_id, entry_id, field.name()] {
             out.extend_from_slice(&(part.len() as u32).to_be_bytes());
             out.extend_from_slice(part.as_bytes());
         }
@@ -108,7 +137,7 @@ impl EntryKeys {
     pub fn open(&self, entry_id: &str, field: Field, stored: Stored) -> StoreResult<String> {
         let integrity = || StoreError::Integrity {
             entry_id: entry_id.to_owned(),
-            field: field.as_str(),
+            field: field.name(),
         };
         match stored {
             Stored::Clear(text) => Ok(text),
@@ -157,10 +186,34 @@ mod tests {
         let mallory = EntryKeys {
             user_id: "mallory".into(),
             key: alice.key.clone(),
+            search: alice.search.clone(),
         };
         assert!(mallory
             .open("e1", Field::Reply, Stored::Sealed(sealed))
             .is_err());
+    }
+
+    #[test]
+    fn a_field_does_not_open_as_another_field() {
+        let alice = keys("alice");
+        let note = alice.seal("e1", Field::Note, "dear diary").expect("sealed");
+        assert!(alice
+            .open("e1", Field::Tags, Stored::Sealed(note.clone()))
+            .is_err());
+        assert!(alice.open("e1", Field::Note, Stored::Sealed(note)).is_ok());
+    }
+
+    #[test]
+    fn tokens_are_per_user_and_per_role() {
+        let (alice, bob) = (keys("alice"), keys("bob"));
+        let word = IndexTerm::Word("walk".into());
+        assert_eq!(alice.term_token(&word), alice.term_token(&word));
+        assert_ne!(alice.term_token(&word), bob.term_token(&word));
+        assert_ne!(
+            alice.term_token(&word),
+            alice.term_token(&IndexTerm::Prefix("walk".into()))
+        );
+        assert_ne!(alice.term_token(&word), alice.tag_token("walk"));
     }
 
     #[test]

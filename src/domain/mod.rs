@@ -20,7 +20,10 @@ pub use entry::{
 };
 pub use insights::{parse_tz, streaks, MoodsQuery, Streaks};
 pub use list_query::{Cursor, ListQuery};
-pub use search::{fold_tag, owned_terms, owner_key, EntryFilter, SearchGroup, SearchQuery};
+pub use search::{
+    fold_tag, index_terms, owned_terms, owner_key, words, EntryFilter, IndexTerm, SearchGroup,
+    SearchQuery,
+};
 pub use week::WeekQuery;
 
 use std::collections::BTreeMap;

@@ -67,30 +67,127 @@ impl SearchQuery {
     }
 }
 
-/// The runs of letters and digits of a word, as the index tokenises text.
-fn terms(text: &str) -> Vec<String> {
-    text.nfc()
-        .collect::<String>()
+/// The words of a text as search compares them: diacritics removed (`Café` is
+/// `cafe`), lower case, runs of letters and digits (everything else separates).
+pub fn words(text: &str) -> Vec<String> {
+    let folded: String = text
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded
         .split(|c: char| !c.is_alphanumeric())
-        .filter(|t| !t.is_empty())
-        .map(str::to_lowercase)
+        .filter(|word| !word.is_empty())
+        .map(str::to_owned)
         .collect()
 }
 
-/// The key that marks one owner's words in the search index: `u` and the first
-/// eight hex digits of the id. It partitions the index, it does not guard it (every
-/// search also names its owner), so two owners sharing a key only share the cost of
-/// a few postings, while a short key keeps every indexed term short: a full id
-/// made entry writes about 10% slower.
+fn terms(text: &str) -> Vec<String> {
+    words(text)
+}
+
+/// Prefixes of a word are indexed up to this many characters; a longer prefix is
+/// looked up by its first characters and checked on the opened candidates.
+pub const MAX_INDEXED_PREFIX: usize = 6;
+
+/// A term of the search index, before it is keyed: a whole word, or the start of
+/// one (for the last word of a search, which also matches as a prefix).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IndexTerm {
+    Word(String),
+    Prefix(String),
+}
+
+/// The first `n` characters of `word` (all of it when shorter).
+fn first_chars(word: &str, n: usize) -> &str {
+    match word.char_indices().nth(n) {
+        Some((end, _)) => &word[..end],
+        None => word,
+    }
+}
+
+/// Every term an entry is found by: each word of the note and of the tags, and each
+/// of their prefixes up to [`MAX_INDEXED_PREFIX`] characters; each term once.
+pub fn index_terms(note: &str, tags: &[String]) -> Vec<IndexTerm> {
+    let mut found = std::collections::BTreeSet::new();
+    let texts = std::iter::once(note).chain(tags.iter().map(String::as_str));
+    for word in texts.flat_map(words) {
+        let chars = word.chars().count();
+        for n in 1..=chars.min(MAX_INDEXED_PREFIX) {
+            found.insert(IndexTerm::Prefix(first_chars(&word, n).to_owned()));
+        }
+        found.insert(IndexTerm::Word(word));
+    }
+    found.into_iter().collect()
+}
+
+impl SearchQuery {
+    /// Terms every match holds (a phrase's words each, a prefix by its first
+    /// characters): the index narrows the search to entries with all of them,
+    /// and [`SearchQuery::matches`] decides on the opened text.
+    pub fn required_terms(&self) -> Vec<IndexTerm> {
+        let mut required = Vec::new();
+        for group in &self.groups {
+            let last = group.terms.len().saturating_sub(1);
+            for (index, term) in group.terms.iter().enumerate() {
+                let wanted = if group.prefix && index == last {
+                    IndexTerm::Prefix(first_chars(term, MAX_INDEXED_PREFIX).to_owned())
+                } else {
+                    IndexTerm::Word(term.clone())
+                };
+                if !required.contains(&wanted) {
+                    required.push(wanted);
+                }
+            }
+        }
+        required
+    }
+
+    /// Whether an entry matches: every group is found within the note or within
+    /// one tag, its words in order and next to one another, the last word of a
+    /// prefix group as the start of a word.
+    pub fn matches(&self, note: &str, tags: &[String]) -> bool {
+        let texts: Vec<Vec<String>> = std::iter::once(note)
+            .chain(tags.iter().map(String::as_str))
+            .map(words)
+            .collect();
+        self.groups
+            .iter()
+            .all(|group| texts.iter().any(|text| group.is_in(text)))
+    }
+}
+
+impl SearchGroup {
+    fn is_in(&self, text: &[String]) -> bool {
+        let n = self.terms.len();
+        if n == 0 || text.len() < n {
+            return n == 0;
+        }
+        text.windows(n).any(|window| {
+            window
+                .iter()
+                .zip(&self.terms)
+                .enumerate()
+                .all(|(i, (word, term))| {
+                    if self.prefix && i == n - 1 {
+                        word.starts_with(term.as_str())
+                    } else {
+                        word == term
+                    }
+                })
+        })
+    }
+}
+
+/// The key that once marked one owner's words in the search index over words in
+/// clear; only the migrations that built (and later removed) that index use it.
 pub fn owner_key(user_id: &str) -> String {
     std::iter::once('u')
         .chain(user_id.chars().filter(char::is_ascii_alphanumeric).take(8))
         .collect()
 }
 
-/// `text` as the search index holds it for one owner: each of its terms, in order,
-/// prefixed with the owner's key, so a word or prefix query for one owner never
-/// reads another owner's postings.
+/// `text` as the old search index held it for one owner (see [`owner_key`]).
 pub fn owned_terms(user_id: &str, text: &str) -> String {
     let key = owner_key(user_id);
     let mut indexed = String::with_capacity(text.len() * 2);
@@ -233,15 +330,75 @@ mod tests {
     }
 
     #[test]
-    fn indexed_terms_carry_their_owner() {
+    fn old_index_terms_carry_their_owner() {
         let owner = "0b5e7f6a-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
         let key = owner_key(owner);
         assert_eq!(key, "u0b5e7f6a");
         assert_eq!(
             owned_terms(owner, r#"Café, "walk"!  ["work","run"]"#),
-            format!("{key}café {key}walk {key}work {key}run")
+            format!("{key}cafe {key}walk {key}work {key}run")
         );
         assert_eq!(owned_terms(owner, " -*: "), "");
+    }
+
+    fn query(q: &str) -> SearchQuery {
+        SearchQuery::parse(q).unwrap().unwrap()
+    }
+
+    #[test]
+    fn words_lose_case_and_diacritics() {
+        assert_eq!(
+            words("Café CRÈME, naïve-Zoë 42"),
+            ["cafe", "creme", "naive", "zoe", "42"]
+        );
+    }
+
+    #[test]
+    fn an_entry_is_indexed_by_its_words_and_their_short_prefixes() {
+        let terms = index_terms("Walk", &["Running".to_string()]);
+        for expected in [
+            IndexTerm::Word("walk".into()),
+            IndexTerm::Word("running".into()),
+            IndexTerm::Prefix("w".into()),
+            IndexTerm::Prefix("walk".into()),
+            IndexTerm::Prefix("runnin".into()),
+        ] {
+            assert!(terms.contains(&expected), "{expected:?} in {terms:?}");
+        }
+        assert!(!terms.contains(&IndexTerm::Prefix("running".into())));
+        assert_eq!(terms.len(), 2 + 4 + 6);
+    }
+
+    #[test]
+    fn a_search_requires_whole_words_and_a_short_prefix_of_the_last() {
+        assert_eq!(
+            query("\"long walk\" riverside").required_terms(),
+            [
+                IndexTerm::Word("long".into()),
+                IndexTerm::Word("walk".into()),
+                IndexTerm::Prefix("rivers".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn matching_follows_the_search_rules() {
+        let tags = ["Work".to_string(), "long run".to_string()];
+        let note = "A long walk by the river, then café.";
+        assert!(query("walk").matches(note, &tags));
+        assert!(query("wal").matches(note, &tags));
+        assert!(!query("walk river").matches("walking rivers", &[]));
+        assert!(query("walk riv").matches(note, &tags));
+        assert!(query("CAFE").matches(note, &tags));
+        assert!(query("\"long walk\"").matches(note, &tags));
+        assert!(!query("\"walk long\"").matches(note, &tags));
+        assert!(query("\"long run\"").matches(note, &tags));
+        assert!(
+            !query("\"work long\"").matches(note, &tags),
+            "a phrase stays within one tag"
+        );
+        assert!(query("work").matches(note, &tags));
+        assert!(!query("walks").matches(note, &tags));
     }
 
     #[test]

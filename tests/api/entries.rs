@@ -589,6 +589,17 @@ async fn updated_at_moves_forward_even_for_writes_in_the_same_millisecond() {
         .await;
     let id = serene::domain::EntryId::parse(entry["id"].as_str().unwrap()).unwrap();
     let user_id = app.user_id(&cookie).await;
+    let keys = app.entry_keys(&user_id).await;
+    // Every update starts from the entry as first read: from the second on, the
+    // entry has changed under it, and the change is applied to what it became.
+    let first_read = app
+        .state
+        .db
+        .entries()
+        .get(&keys, &id)
+        .await
+        .unwrap()
+        .unwrap();
     let mut previous = 0;
     for i in 0..20 {
         let changes = serene::domain::EntryChanges::parse(
@@ -598,15 +609,18 @@ async fn updated_at_moves_forward_even_for_writes_in_the_same_millisecond() {
         let update = serene::db::Update {
             changes,
             ai_response: None,
+            current: first_read.clone(),
         };
         let updated = app
             .state
             .db
             .entries()
-            .update(&app.entry_keys(&user_id).await, &id, update)
+            .update(&keys, &id, update)
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(updated.mood, format!("m{i}"));
+        assert_eq!(updated.note, entry["note"].as_str().unwrap());
         assert!(
             updated.updated_at > previous,
             "write {i}: {} after {previous}",

@@ -324,3 +324,64 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_cleanly() {
         .unwrap();
     assert_eq!(entries, 1);
 }
+
+/// A sealed note moved to another entry does not open: the request is an opaque
+/// 500 and the log names the entry and the field, so an operator can find it.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_integrity_error_is_logged_with_the_entry_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, address) = start(dir.path(), &[]);
+    wait_healthy(&address).await;
+    let client = reqwest::Client::new();
+    let cookie = register(&address).await;
+    let mut ids = Vec::new();
+    for text in ["First entry.", "Second entry."] {
+        let created: serde_json::Value = client
+            .post(format!("{address}/api/entries"))
+            .header("cookie", &cookie)
+            .json(&json!({"mood": "calm", "note": note(text)}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let conn = rusqlite::Connection::open(dir.path().join("serene.db")).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    conn.execute(
+        "UPDATE entries SET note = (SELECT note FROM entries WHERE id = ?1) WHERE id = ?2",
+        [&ids[0], &ids[1]],
+    )
+    .unwrap();
+    drop(conn);
+    let answer = client
+        .get(format!("{address}/api/entries/{}", ids[1]))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 500);
+    let body = answer.text().await.unwrap();
+    assert!(!body.contains(&ids[1]) && !body.contains("note"), "{body}");
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let log = stderr_of(&output);
+    let line = log
+        .lines()
+        .find(|line| line.contains("integrity error"))
+        .unwrap_or_else(|| panic!("no integrity error in the log:\n{log}"));
+    assert!(line.contains(&ids[1]) && line.contains("note"), "{line}");
+    assert!(line.contains("ERROR"), "{line}");
+}

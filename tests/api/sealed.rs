@@ -1,6 +1,6 @@
-//! AI replies sealed at rest: no reply text in any database file, a reply moved
-//! to another row does not open (500, never shown), and replies written before
-//! encryption are sealed at start, resumably.
+//! Notes, tags and AI replies sealed at rest: none of their text in any database
+//! file, a sealed value moved to another row or field does not open (500, never
+//! shown), and entries written before encryption are sealed at start, resumably.
 
 use std::path::Path;
 
@@ -55,9 +55,10 @@ async fn reply_with(app: &crate::helpers::TestApp, text: &str) {
 }
 
 #[tokio::test]
-async fn an_ai_reply_is_in_no_database_file_after_writes_updates_and_a_restart() {
+async fn a_note_a_tag_and_a_reply_are_in_no_database_file_after_writes_updates_and_a_restart() {
     let app = spawn_app_with_openai(|_| {}).await;
     let cookie = app.signed_up_user("sealed@example.com").await;
+    let (note_marker, tag_marker) = ("Wombatnotemarker", "Numbattagmarker");
     reply_with(
         &app,
         &format!("That sounds {MARKER}ful. Rest well tonight."),
@@ -66,7 +67,11 @@ async fn an_ai_reply_is_in_no_database_file_after_writes_updates_and_a_restart()
     let entry = app
         .create_entry(
             &cookie,
-            &json!({ "mood": "calm", "note": note("A walk by the sea.") }),
+            &json!({
+                "mood": "calm",
+                "note": note(&format!("A walk by the sea with {note_marker}.")),
+                "tags": [tag_marker, "sea"]
+            }),
         )
         .await;
     assert!(
@@ -85,12 +90,17 @@ async fn an_ai_reply_is_in_no_database_file_after_writes_updates_and_a_restart()
     let updated = app
         .put_json(
             &format!("/api/entries/{id}"),
-            &json!({ "note": note("A walk by the sea, and then rain.") }),
+            &json!({
+                "note": note(&format!("A walk by the sea, then rain, {note_marker}2.")),
+                "tags": [format!("{tag_marker}2")]
+            }),
             Some(&cookie),
         )
         .await;
     assert_eq!(updated.status(), StatusCode::OK);
-    assert_nowhere(app.dir.path(), MARKER);
+    for marker in [MARKER, note_marker, tag_marker] {
+        assert_nowhere(app.dir.path(), marker);
+    }
 
     let app = app.restart().await;
     let read: Value = app
@@ -103,44 +113,109 @@ async fn an_ai_reply_is_in_no_database_file_after_writes_updates_and_a_restart()
         .as_str()
         .unwrap_or_default()
         .contains(&format!("second {MARKER}ish")));
-    assert_nowhere(app.dir.path(), MARKER);
+    assert!(read["note"]
+        .as_str()
+        .unwrap_or_default()
+        .contains(&format!("{note_marker}2")));
+    assert_eq!(read["tags"], json!([format!("{tag_marker}2")]));
+    // Found by its words and tags, through the keyed index only.
+    for query in [
+        format!("q={}2", note_marker.to_lowercase()),
+        "q=wombatnote".to_owned(),
+        format!("tag={tag_marker}2"),
+    ] {
+        let page: Value = app
+            .get(&format!("/api/entries?{query}"), Some(&cookie))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(page["entries"].as_array().map(Vec::len), Some(1), "{query}");
+    }
+    let tags: Value = app
+        .get("/api/tags", Some(&cookie))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(
+        tags["tags"],
+        json!([{"tag": format!("{tag_marker}2"), "count": 1}])
+    );
+    for marker in [MARKER, note_marker, tag_marker] {
+        assert_nowhere(app.dir.path(), marker);
+        assert_nowhere(app.dir.path(), &marker.to_lowercase());
+    }
 }
 
 #[tokio::test]
-async fn a_reply_moved_to_another_entry_is_an_opaque_500_never_shown() {
-    let app = spawn_app().await;
-    let cookie = app.signed_up_user("moved@example.com").await;
-    let first = app
-        .create_entry(&cookie, &json!({ "mood": "happy", "note": note("First.") }))
-        .await;
-    let second = app
-        .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Second.") }))
-        .await;
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
-    conn.execute(
-        "UPDATE entries SET ai_response_sealed = (SELECT ai_response_sealed FROM entries WHERE id = ?1) WHERE id = ?2",
-        [first["id"].as_str().expect("id"), second["id"].as_str().expect("id")],
-    )
-    .expect("moved");
-    drop(conn);
-    let path = format!("/api/entries/{}", second["id"].as_str().expect("id"));
-    for path in [path.as_str(), "/api/entries"] {
-        let answer = app.get(path, Some(&cookie)).await;
-        assert_eq!(answer.status(), StatusCode::INTERNAL_SERVER_ERROR, "{path}");
-        let body = answer.text().await.expect("body");
-        assert!(
-            !body.contains("lovely") && !body.contains("Thanks"),
-            "{body}"
+async fn a_sealed_value_moved_to_another_entry_or_field_is_an_opaque_500_never_shown() {
+    // Each swap: (column written, the column and row its value comes from).
+    let swaps = [
+        ("ai_response", "ai_response", "first"),
+        ("note", "note", "first"),
+        ("tags", "tags", "first"),
+        ("note", "tags", "second"),
+        ("tags", "note", "second"),
+    ];
+    for (target, source, from_row) in swaps {
+        let app = spawn_app().await;
+        let cookie = app.signed_up_user("moved@example.com").await;
+        let first = app
+            .create_entry(
+                &cookie,
+                &json!({ "mood": "happy", "note": note("First secretword."), "tags": ["alpha"] }),
+            )
+            .await;
+        let second = app
+            .create_entry(
+                &cookie,
+                &json!({ "mood": "calm", "note": note("Second."), "tags": ["beta"] }),
+            )
+            .await;
+        let source_id = if from_row == "first" { &first } else { &second };
+        let conn = rusqlite::Connection::open(app.db_path()).expect("open");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("timeout");
+        conn.execute(
+            &format!("UPDATE entries SET {target} = (SELECT {source} FROM entries WHERE id = ?1) WHERE id = ?2"),
+            [source_id["id"].as_str().expect("id"), second["id"].as_str().expect("id")],
+        )
+        .expect("moved");
+        drop(conn);
+        let path = format!("/api/entries/{}", second["id"].as_str().expect("id"));
+        // An export has begun its answer when it reaches the entry: the transfer
+        // breaks there, so no client takes it for a whole file.
+        let export = app.get("/api/export?format=json", Some(&cookie)).await;
+        match export.text().await {
+            Err(_) => {}
+            Ok(body) => {
+                assert!(
+                    serde_json::from_str::<Value>(&body).is_err() && !body.contains("Second"),
+                    "{body}"
+                );
+            }
+        }
+        for path in [path.as_str(), "/api/entries"] {
+            let answer = app.get(path, Some(&cookie)).await;
+            assert_eq!(
+                answer.status(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "{target} from {source} of {from_row}: {path}"
+            );
+            let body = answer.text().await.expect("body");
+            assert!(
+                !body.contains("lovely") && !body.contains("secretword") && !body.contains("alpha"),
+                "{body}"
+            );
+            assert!(body.contains("INTERNAL_ERROR"), "{body}");
+        }
+        let untouched = format!("/api/entries/{}", first["id"].as_str().expect("id"));
+        assert_eq!(
+            app.get(&untouched, Some(&cookie)).await.status(),
+            StatusCode::OK
         );
-        assert!(body.contains("INTERNAL_ERROR"), "{body}");
     }
-    let untouched = format!("/api/entries/{}", first["id"].as_str().expect("id"));
-    assert_eq!(
-        app.get(&untouched, Some(&cookie)).await.status(),
-        StatusCode::OK
-    );
 }
 
 /// A database written before encryption (a fixture made by the previous
@@ -155,16 +230,26 @@ async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes()
     )
     .expect("fixture");
     const OLD_REPLY: &str = "lovely way to look after yourself";
+    const OLD_NOTE: &str = "wrote down what I noticed";
     let clear_left = |dir: &Path| -> i64 {
         let conn = rusqlite::Connection::open(dir.join("serene.db")).expect("open");
         conn.query_row(
-            "SELECT count(*) FROM entries WHERE ai_response IS NOT NULL",
+            "SELECT count(*) FROM entries
+             WHERE clear_note IS NOT NULL OR clear_tags IS NOT NULL OR clear_reply IS NOT NULL",
             [],
             |r| r.get(0),
         )
         .expect("count")
     };
-    assert_eq!(clear_left(dir.path()), 6);
+    let before: i64 = rusqlite::Connection::open(dir.path().join("serene.db"))
+        .expect("open")
+        .query_row(
+            "SELECT count(*) FROM entries WHERE ai_response IS NOT NULL AND note LIKE '%noticed%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(before, 6);
 
     // A start that stops after two batches of two, as a crash would.
     let mut config = Config::from_vars(&test_vars(&dir)).expect("config");
@@ -180,7 +265,7 @@ async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes()
     assert_eq!(
         clear_left(dir.path()),
         3,
-        "the first account's three replies sealed (batches of two and one)"
+        "the first account's three entries sealed (batches of two and one)"
     );
 
     let app = spawn_app_in(dir).await;
@@ -209,12 +294,52 @@ async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes()
                     .contains(OLD_REPLY),
                 "{entry}"
             );
+            assert!(
+                entry["note"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(OLD_NOTE),
+                "{entry}"
+            );
         }
+        // The old entries are found through the keyed index the upgrade built.
+        for (query, found) in [
+            ("q=river", 3),
+            ("q=notic", 3),
+            ("q=%22long%20walk%22", 3),
+            ("tag=T2", 1),
+            ("q=t3", 1),
+        ] {
+            let page: Value = app
+                .get(&format!("/api/entries?{query}"), Some(&cookie))
+                .await
+                .json()
+                .await
+                .expect("JSON");
+            assert_eq!(
+                page["entries"].as_array().map(Vec::len),
+                Some(found),
+                "{query}"
+            );
+        }
+        let tags: Value = app
+            .get("/api/tags", Some(&cookie))
+            .await
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            tags["tags"],
+            json!([{"tag": "t1", "count": 1}, {"tag": "t2", "count": 1}, {"tag": "t3", "count": 1}])
+        );
     }
+    // The old text is gone from every file, not only from the live rows.
     assert_nowhere(app.dir.path(), OLD_REPLY);
+    assert_nowhere(app.dir.path(), OLD_NOTE);
+    assert_nowhere(app.dir.path(), "Evening number");
 }
 
-/// After the upgrade, a reply in clear can only have been planted: it is not shown.
+/// After the upgrade, text in clear can only have been planted: it is not shown.
 #[tokio::test]
 async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
     let app = spawn_app().await;
@@ -226,7 +351,7 @@ async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .expect("timeout");
     conn.execute(
-        "UPDATE entries SET ai_response = 'planted words', ai_response_sealed = NULL WHERE id = ?1",
+        "UPDATE entries SET clear_reply = 'planted words', ai_response = NULL WHERE id = ?1",
         [entry["id"].as_str().expect("id")],
     )
     .expect("planted");
@@ -237,6 +362,27 @@ async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
             Some(&cookie),
         )
         .await;
+    assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(!read.text().await.expect("body").contains("planted"));
+}
+
+#[tokio::test]
+async fn a_note_planted_in_clear_after_the_upgrade_is_not_shown() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("planted@example.com").await;
+    let entry = app
+        .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Quiet.") }))
+        .await;
+    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("timeout");
+    conn.execute(
+        "UPDATE entries SET clear_note = 'planted words', note = NULL WHERE id = ?1",
+        [entry["id"].as_str().expect("id")],
+    )
+    .expect("planted");
+    drop(conn);
+    let read = app.get("/api/entries", Some(&cookie)).await;
     assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!read.text().await.expect("body").contains("planted"));
 }

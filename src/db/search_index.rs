@@ -1,0 +1,168 @@
+//! The keyed search index. An entry is found by tokens, never by its words: each
+//! word of its note and tags, and each short prefix of them, becomes a truncated
+//! HMAC under the owner's search key ([`EntryKeys::term_token`]). The tokens live
+//! in an FTS5 table used only as a compact posting list (`detail=none`, no text);
+//! each tag gets a row keyed in page order for tag filters, and a count with its
+//! spelling sealed. Tokens are computed and spellings sealed before the write
+//! reaches the writer thread, so the writer only stores them.
+//!
+//! Removing an entry's rows needs no key (triggers in `sql/0009_sealed_entries.sql`),
+//! so an entry deleted by id or with its account always takes its rows along.
+
+use rusqlite::{params, Connection};
+
+use super::error::StoreResult;
+use super::sealing::{EntryKeys, Field};
+use crate::domain::{fold_tag, index_terms, SearchQuery, Tags};
+
+/// An entry's index rows, keyed and ready to write.
+#[derive(Debug, Clone)]
+pub struct EntryIndex {
+    /// The FTS5 document: the tokens as hex words.
+    document: String,
+    /// The tag tokens as a JSON array, stored with the entry.
+    tag_tokens: String,
+    /// Each distinct tag's token and its spelling, sealed.
+    tags: Vec<(i64, Vec<u8>)>,
+}
+
+fn hex(token: i64) -> String {
+    format!("{:016x}", token as u64)
+}
+
+/// Where a tag's spelling is sealed: under the tag's token, so it opens only there.
+fn spelling_slot(token: i64) -> String {
+    format!("tag:{}", hex(token))
+}
+
+impl EntryIndex {
+    /// # Errors
+    /// Only when sealing fails (the system's random number generator).
+    pub fn new(keys: &EntryKeys, note: &str, tags: &Tags) -> StoreResult<Self> {
+        let terms = index_terms(note, tags.as_slice());
+        let mut document = String::with_capacity(terms.len() * 17);
+        for term in &terms {
+            if !document.is_empty() {
+                document.push(' ');
+            }
+            document.push_str(&hex(keys.term_token(term)));
+        }
+        let mut keyed: Vec<(i64, Vec<u8>)> = Vec::with_capacity(tags.as_slice().len());
+        for tag in tags.as_slice() {
+            let token = keys.tag_token(&fold_tag(tag));
+            if keyed.iter().any(|(known, _)| *known == token) {
+                continue;
+            }
+            let spelling = keys.seal(&spelling_slot(token), Field::TagSpelling, tag)?;
+            keyed.push((token, spelling));
+        }
+        let tag_tokens =
+            serde_json::to_string(&keyed.iter().map(|(token, _)| *token).collect::<Vec<_>>())
+                .unwrap_or_else(|_| "[]".to_owned());
+        Ok(Self {
+            document,
+            tag_tokens,
+            tags: keyed,
+        })
+    }
+
+    pub fn tag_tokens(&self) -> &str {
+        &self.tag_tokens
+    }
+
+    /// Writes the entry's search row (replacing any) and, with `tags`, its tag rows
+    /// and counts. Tag rows of an earlier version go by trigger when the entry's
+    /// `tag_tokens` change, so they are written only then.
+    pub(super) fn write(
+        &self,
+        conn: &Connection,
+        entry: IndexedEntry<'_>,
+        tags: bool,
+    ) -> rusqlite::Result<()> {
+        conn.prepare_cached("DELETE FROM entries_search WHERE rowid = ?1")?
+            .execute([entry.seq])?;
+        conn.prepare_cached("INSERT INTO entries_search (rowid, tokens) VALUES (?1, ?2)")?
+            .execute(params![entry.seq, self.document])?;
+        if !tags {
+            return Ok(());
+        }
+        let mut add_tag = conn.prepare_cached(
+            "INSERT OR IGNORE INTO entry_tags (user_id, tag_token, created_at, entry_id, entry_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        // A tag keeps the spelling it was first counted with.
+        let mut count_tag = conn.prepare_cached(
+            "INSERT INTO tag_counts (user_id, tag_token, uses, spelling) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (user_id, tag_token) DO UPDATE SET uses = uses + 1",
+        )?;
+        for (token, spelling) in &self.tags {
+            let added = add_tag.execute(params![
+                entry.user_id,
+                token,
+                entry.created_at,
+                entry.id,
+                entry.seq
+            ])?;
+            if added > 0 {
+                count_tag.execute(params![entry.user_id, token, spelling])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The entry an index row points at.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IndexedEntry<'a> {
+    pub seq: i64,
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub created_at: i64,
+}
+
+/// The FTS5 query for the tokens every match holds: each token quoted (they are
+/// hex, but quoting keeps anything from reading as query syntax), all ANDed.
+pub(super) fn search_match(keys: &EntryKeys, search: &SearchQuery) -> String {
+    search
+        .required_terms()
+        .iter()
+        .map(|term| format!("\"{}\"", hex(keys.term_token(term))))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// Opens a tag's spelling as stored in the tag counts.
+///
+/// # Errors
+/// `Integrity` when it does not open under this user's key and this tag.
+pub(super) fn open_spelling(keys: &EntryKeys, token: i64, sealed: Vec<u8>) -> StoreResult<String> {
+    keys.open(
+        &spelling_slot(token),
+        Field::TagSpelling,
+        super::sealing::Stored::Sealed(sealed),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Key;
+
+    #[test]
+    fn the_index_holds_no_word_and_each_tag_once() {
+        let keys = EntryKeys::new("alice", &Key::generate().expect("key"));
+        let tags = Tags::from_stored(r#"["Work"," work ","Garden"]"#);
+        let index = EntryIndex::new(&keys, "Secretword in the garden", &tags).expect("index");
+        assert!(!index.document.contains("secret"));
+        assert!(index
+            .document
+            .split(' ')
+            .all(|token| token.len() == 16 && token.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert_eq!(index.tags.len(), 2);
+        let search = SearchQuery::parse("secretword")
+            .expect("valid")
+            .expect("words");
+        let wanted = search_match(&keys, &search);
+        assert!(index.document.contains(wanted.trim_matches('"')));
+    }
+}

@@ -1,7 +1,12 @@
-//! Keys and authenticated encryption, with no storage and no I/O: XChaCha20-Poly1305
-//! with a fresh random 192-bit nonce per seal (random nonces of that size never
-//! realistically repeat), associated data that binds a ciphertext to where it
-//! belongs, and HKDF-SHA256 to derive purpose keys from a user's data key.
+//! Keys and authenticated encryption, with no storage and no I/O: associated data
+//! binds a ciphertext to where it belongs, and HKDF-SHA256 derives purpose keys
+//! from a user's data key. Two formats, told apart by their first byte:
+//! - v1, XChaCha20-Poly1305 with a fresh random 192-bit nonce: wrapped data keys,
+//!   and the replies sealed by the first version with encryption;
+//! - v2, AES-256-GCM-SIV with a fresh random 96-bit nonce, for entry fields
+//!   ([`FieldKey`]): its key schedule is computed once per key and AES runs in
+//!   hardware, so a short field opens in a fraction of v1's time; SIV keeps a
+//!   repeated random nonce from revealing more than that the same text was sealed.
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -13,6 +18,9 @@ pub const KEY_BYTES: usize = 32;
 const NONCE_BYTES: usize = 24;
 /// The first byte of every sealed value, so a later format can be told apart.
 const FORMAT_V1: u8 = 1;
+const FORMAT_V2: u8 = 2;
+const SIV_NONCE_BYTES: usize = 12;
+const TAG_BYTES: usize = 16;
 /// What a data key is wrapped for: the user it belongs to is appended.
 const WRAP_CONTEXT: &[u8] = b"serene/data-key/v1\0";
 
@@ -85,6 +93,63 @@ impl Key {
     }
 }
 
+/// A key prepared for sealing and opening many short fields (format v2), and still
+/// able to open what format v1 sealed under the same key.
+#[derive(Clone)]
+pub struct FieldKey {
+    siv: aes_gcm_siv::Aes256GcmSiv,
+    key: Key,
+}
+
+impl FieldKey {
+    pub fn new(key: &Key) -> Self {
+        use aes_gcm_siv::KeyInit as _;
+        Self {
+            siv: aes_gcm_siv::Aes256GcmSiv::new(key.as_bytes().into()),
+            key: key.clone(),
+        }
+    }
+
+    /// # Errors
+    /// Only when the system's random number generator fails.
+    pub fn seal(&self, associated: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        use aes_gcm_siv::AeadInPlace as _;
+        let mut nonce = [0u8; SIV_NONCE_BYTES];
+        getrandom::fill(&mut nonce).map_err(|e| CryptoError::Random(e.to_string()))?;
+        let mut out = Vec::with_capacity(1 + SIV_NONCE_BYTES + plaintext.len() + TAG_BYTES);
+        out.push(FORMAT_V2);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plaintext);
+        let tag = self
+            .siv
+            .encrypt_in_place_detached(&nonce.into(), associated, &mut out[1 + SIV_NONCE_BYTES..])
+            .map_err(|_| CryptoError::Integrity)?;
+        out.extend_from_slice(&tag);
+        Ok(out)
+    }
+
+    /// # Errors
+    /// `Integrity` for a wrong key, other associated data, or any altered byte.
+    pub fn open(&self, associated: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        use aes_gcm_siv::AeadInPlace as _;
+        match sealed.split_first() {
+            Some((&FORMAT_V2, body)) if body.len() >= SIV_NONCE_BYTES + TAG_BYTES => {
+                let (nonce, rest) = body.split_at(SIV_NONCE_BYTES);
+                let (ciphertext, tag) = rest.split_at(rest.len() - TAG_BYTES);
+                let nonce: [u8; SIV_NONCE_BYTES] =
+                    nonce.try_into().map_err(|_| CryptoError::Integrity)?;
+                let tag: [u8; TAG_BYTES] = tag.try_into().map_err(|_| CryptoError::Integrity)?;
+                let mut buffer = ciphertext.to_vec();
+                self.siv
+                    .decrypt_in_place_detached(&nonce.into(), associated, &mut buffer, &tag.into())
+                    .map_err(|_| CryptoError::Integrity)?;
+                Ok(buffer)
+            }
+            _ => open_plain(&self.key, associated, sealed),
+        }
+    }
+}
+
 /// A keyed hash for tokens that must be equal for equal input and say nothing of
 /// it without the key: HMAC-SHA256 truncated to 64 bits. The key's inner and outer
 /// states are computed once and cloned for each token.
@@ -146,6 +211,16 @@ pub fn open(
     associated: &[u8],
     sealed: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    open_plain(key, associated, sealed).map(Zeroizing::new)
+}
+
+/// As [`open`], for text that goes on to the caller anyway (an entry's fields,
+/// answered as JSON): decrypted in place in one buffer that is not wiped on drop.
+///
+/// # Errors
+/// `Integrity` for a wrong key, other associated data, or any altered byte.
+pub fn open_plain(key: &Key, associated: &[u8], sealed: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    use chacha20poly1305::aead::AeadInPlace as _;
     let body = match sealed.split_first() {
         Some((&FORMAT_V1, body)) if body.len() >= NONCE_BYTES + 16 => body,
         _ => return Err(CryptoError::Integrity),
@@ -153,16 +228,11 @@ pub fn open(
     let (nonce, ciphertext) = body.split_at(NONCE_BYTES);
     let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| CryptoError::Integrity)?;
     let cipher = XChaCha20Poly1305::new(key.as_bytes().into());
+    let mut buffer = ciphertext.to_vec();
     cipher
-        .decrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: ciphertext,
-                aad: associated,
-            },
-        )
-        .map(Zeroizing::new)
-        .map_err(|_| CryptoError::Integrity)
+        .decrypt_in_place(&XNonce::from(nonce), associated, &mut buffer)
+        .map_err(|_| CryptoError::Integrity)?;
+    Ok(buffer)
 }
 
 fn wrap_context(user_id: &str) -> Vec<u8> {
@@ -191,6 +261,33 @@ mod tests {
 
     fn key() -> Key {
         Key::generate().expect("random")
+    }
+
+    #[test]
+    fn a_field_key_seals_v2_and_still_opens_v1() {
+        let k = key();
+        let field = FieldKey::new(&k);
+        let sealed = field.seal(b"place", b"dear diary").expect("seal");
+        assert_eq!(sealed[0], FORMAT_V2);
+        assert_eq!(field.open(b"place", &sealed).expect("open"), b"dear diary");
+        assert_eq!(
+            field.open(b"elsewhere", &sealed),
+            Err(CryptoError::Integrity)
+        );
+        let mut altered = sealed.clone();
+        let last = altered.len() - 1;
+        altered[last] ^= 1;
+        assert_eq!(field.open(b"place", &altered), Err(CryptoError::Integrity));
+        assert_eq!(
+            FieldKey::new(&key()).open(b"place", &sealed),
+            Err(CryptoError::Integrity)
+        );
+        assert_eq!(
+            field.open(b"place", &sealed[..10]),
+            Err(CryptoError::Integrity)
+        );
+        let old = seal(&k, b"place", b"older words").expect("seal");
+        assert_eq!(field.open(b"place", &old).expect("open"), b"older words");
     }
 
     #[test]
@@ -309,6 +406,19 @@ mod timing {
             "open {open_ns} ns, seal {seal_ns} ns per {}-byte reply",
             reply.len()
         );
+        let field = FieldKey::new(&key);
+        let sealed_v2 = field.seal(b"ad", reply).expect("seal");
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(field.open(b"ad", &sealed_v2).expect("open"));
+        }
+        let open_v2_ns = started.elapsed().as_nanos() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            std::hint::black_box(field.seal(b"ad", reply).expect("seal"));
+        }
+        let seal_v2_ns = started.elapsed().as_nanos() / rounds;
+        eprintln!("v2 (AES-256-GCM-SIV): open {open_v2_ns} ns, seal {seal_v2_ns} ns");
         let tokens = TokenKey::new(&key);
         let started = std::time::Instant::now();
         for _ in 0..rounds {

@@ -1,7 +1,8 @@
+use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
 use super::error::{StoreError, StoreResult};
-use super::sealing::{EntryKeys, Field, Stored};
+use super::sealing::{EntryKeys, Field};
 use super::search_index::{open_spelling, search_match, EntryIndex, IndexedEntry};
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
@@ -12,74 +13,47 @@ use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, T
 const COLUMNS: &str =
     "id, mood, created_at, updated_at, note, tags, ai_response, clear_note, clear_tags, clear_reply";
 
-/// A row as read: the private fields still as stored, opened after the read.
-struct RawEntry {
-    id: String,
-    mood: String,
-    created_at: Millis,
-    updated_at: Millis,
-    note: Option<Stored>,
-    tags: Option<Stored>,
-    reply: Option<Stored>,
-}
-
-fn either(row: &Row<'_>, sealed: usize, clear: usize) -> rusqlite::Result<Option<Stored>> {
-    match Stored::from_column(row.get_ref(sealed)?)? {
-        Some(value) => Ok(Some(value)),
-        None => Stored::from_column(row.get_ref(clear)?),
-    }
-}
-
-fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<RawEntry> {
-    Ok(RawEntry {
-        id: row.get(0)?,
+/// Reads one row and opens its private fields where they lie in the row (on the
+/// database thread, without copying the sealed bytes). Text in clear is accepted
+/// only until the upgrade has sealed it all; after that it can only have been
+/// planted, and is an integrity error, as is a missing note or tags.
+fn open_row(row: &Row<'_>, keys: &EntryKeys, clear_allowed: bool) -> rusqlite::Result<Entry> {
+    let id: String = row.get(0)?;
+    let integrity = |field: Field| {
+        StoreError::Integrity {
+            entry_id: id.clone(),
+            field: field.name(),
+        }
+        .into_sql()
+    };
+    let field = |sealed: usize, clear: usize, field: Field| -> rusqlite::Result<Option<String>> {
+        match row.get_ref(sealed)? {
+            ValueRef::Blob(bytes) => keys
+                .open_sealed(&id, field, bytes)
+                .map(Some)
+                .map_err(StoreError::into_sql),
+            ValueRef::Null => match row.get_ref(clear)? {
+                ValueRef::Null => Ok(None),
+                ValueRef::Text(text) if clear_allowed => {
+                    Ok(Some(String::from_utf8_lossy(text).into_owned()))
+                }
+                _ => Err(integrity(field)),
+            },
+            _ => Err(integrity(field)),
+        }
+    };
+    let note = field(4, 7, Field::Note)?.ok_or_else(|| integrity(Field::Note))?;
+    let tags = field(5, 8, Field::Tags)?.ok_or_else(|| integrity(Field::Tags))?;
+    let ai_response = field(6, 9, Field::Reply)?;
+    Ok(Entry {
         mood: row.get(1)?,
         created_at: row.get(2)?,
         updated_at: row.get(3)?,
-        note: either(row, 4, 7)?,
-        tags: either(row, 5, 8)?,
-        reply: either(row, 6, 9)?,
+        tags: Tags::from_stored(&tags),
+        note,
+        ai_response,
+        id,
     })
-}
-
-impl RawEntry {
-    /// Opens the sealed fields with the owner's key. Text in clear is accepted only
-    /// until the upgrade has sealed it all; after that it can only have been
-    /// planted, and is an integrity error, as is a missing note.
-    fn open(self, keys: &EntryKeys, clear_allowed: bool) -> StoreResult<Entry> {
-        let id = self.id;
-        let field = |field: Field, stored: Option<Stored>| -> StoreResult<Option<String>> {
-            match stored {
-                Some(Stored::Clear(_)) if !clear_allowed => Err(StoreError::Integrity {
-                    entry_id: id.clone(),
-                    field: field.name(),
-                }),
-                other => keys.open_optional(&id, field, other),
-            }
-        };
-        let missing = |field: Field| StoreError::Integrity {
-            entry_id: id.clone(),
-            field: field.name(),
-        };
-        let note = field(Field::Note, self.note)?.ok_or_else(|| missing(Field::Note))?;
-        let tags = field(Field::Tags, self.tags)?.ok_or_else(|| missing(Field::Tags))?;
-        let ai_response = field(Field::Reply, self.reply)?;
-        Ok(Entry {
-            mood: self.mood,
-            tags: Tags::from_stored(&tags),
-            note,
-            ai_response,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            id,
-        })
-    }
-}
-
-fn open_all(raws: Vec<RawEntry>, keys: &EntryKeys, clear_allowed: bool) -> StoreResult<Vec<Entry>> {
-    raws.into_iter()
-        .map(|raw| raw.open(keys, clear_allowed))
-        .collect()
 }
 
 /// An entry's private fields sealed and its index keyed, before the write: the
@@ -307,18 +281,17 @@ impl<'a> EntryStore<'a> {
     /// The database does not answer.
     pub async fn get(&self, keys: &EntryKeys, id: &EntryId) -> StoreResult<Option<Entry>> {
         let (user_id, id) = (keys.user_id().to_owned(), id.as_str().to_owned());
-        let raw = self
+        let (keys, clear_allowed) = (keys.clone(), self.db.clear_text_allowed());
+        Ok(self
             .db
             .read(move |conn| {
                 conn.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM entries WHERE id = ?1 AND user_id = ?2"
                 ))?
-                .query_row([id, user_id], entry_from_row)
+                .query_row([id, user_id], |row| open_row(row, &keys, clear_allowed))
                 .optional()
             })
-            .await?;
-        raw.map(|raw| raw.open(keys, self.db.clear_text_allowed()))
-            .transpose()
+            .await?)
     }
 
     /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
@@ -384,8 +357,12 @@ impl<'a> EntryStore<'a> {
                 args.len()
             ));
         }
-        if let Some(search) = &filter.search {
-            args.push(Box::new(search_match(keys, search)));
+        if let Some(tokens) = filter
+            .search
+            .as_ref()
+            .and_then(|search| search_match(keys, search))
+        {
+            args.push(Box::new(tokens));
             sql.push_str(&format!(
                 " AND e.seq IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?{})",
                 args.len()
@@ -423,9 +400,7 @@ impl<'a> EntryStore<'a> {
                 let mut page = Vec::with_capacity(limit + 1);
                 while page.len() <= limit {
                     let Some(row) = rows.next()? else { break };
-                    let entry = entry_from_row(row)?
-                        .open(&keys_for_read, clear_allowed)
-                        .map_err(StoreError::into_sql)?;
+                    let entry = open_row(row, &keys_for_read, clear_allowed)?;
                     if search
                         .as_ref()
                         .is_none_or(|search| search.matches(&entry.note, entry.tags.as_slice()))
@@ -738,7 +713,7 @@ impl<'a> EntryStore<'a> {
         let sealed = self
             .db
             .write_transaction(move |tx| {
-                let rows: Vec<RawEntry> = tx
+                let rows: Vec<Entry> = tx
                     .prepare_cached(&format!(
                         "SELECT {COLUMNS} FROM entries
                          WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
@@ -747,13 +722,12 @@ impl<'a> EntryStore<'a> {
                     ))?
                     .query_map(
                         params![keys.user_id(), after_time, after_id, batch as i64],
-                        entry_from_row,
+                        |row| open_row(row, &keys, true),
                     )?
                     .collect::<rusqlite::Result<_>>()?;
                 let count = rows.len();
                 let mut last = None;
-                for raw in rows {
-                    let entry = raw.open(&keys, true).map_err(StoreError::into_sql)?;
+                for entry in rows {
                     let sealed = SealedEntry::new(&keys, &entry).map_err(StoreError::into_sql)?;
                     let seq: i64 = tx
                         .prepare_cached(
@@ -803,7 +777,8 @@ impl<'a> EntryStore<'a> {
         let user_id = keys.user_id().to_owned();
         let (after_time, after_id) =
             after.map_or((i64::MIN, String::new()), |c| (c.created_at, c.id));
-        let raws = self
+        let (keys, clear_allowed) = (keys.clone(), self.db.clear_text_allowed());
+        Ok(self
             .db
             .read(move |conn| {
                 conn.prepare_cached(&format!(
@@ -811,13 +786,11 @@ impl<'a> EntryStore<'a> {
                      WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
                      ORDER BY created_at, id LIMIT ?4"
                 ))?
-                .query_map(
-                    params![user_id, after_time, after_id, limit],
-                    entry_from_row,
-                )?
+                .query_map(params![user_id, after_time, after_id, limit], |row| {
+                    open_row(row, &keys, clear_allowed)
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
-            .await?;
-        open_all(raws, keys, self.db.clear_text_allowed())
+            .await?)
     }
 }

@@ -5,7 +5,7 @@
 use rusqlite::types::ValueRef;
 
 use super::error::{StoreError, StoreResult};
-use crate::crypto::{self, Key, TokenKey};
+use crate::crypto::{FieldKey, Key, TokenKey};
 use crate::domain::IndexTerm;
 
 const CONTEXT: &str = "serene/entry/v1";
@@ -70,7 +70,7 @@ impl Stored {
 #[derive(Clone)]
 pub struct EntryKeys {
     user_id: String,
-    key: Key,
+    key: FieldKey,
     search: TokenKey,
 }
 
@@ -88,7 +88,7 @@ impl EntryKeys {
     pub fn new(user_id: &str, data_key: &Key) -> Self {
         Self {
             user_id: user_id.to_owned(),
-            key: data_key.derive(SEALING_PURPOSE),
+            key: FieldKey::new(&data_key.derive(SEALING_PURPOSE)),
             search: TokenKey::new(&data_key.derive(SEARCH_PURPOSE)),
         }
     }
@@ -123,30 +123,35 @@ impl EntryKeys {
     /// # Errors
     /// Only when the system's random number generator fails.
     pub fn seal(&self, entry_id: &str, field: Field, text: &str) -> StoreResult<Vec<u8>> {
-        crypto::seal(
-            &self.key,
-            &self.associated(entry_id, field),
-            text.as_bytes(),
-        )
-        .map_err(|err| StoreError::Sealing(err.to_string()))
+        self.key
+            .seal(&self.associated(entry_id, field), text.as_bytes())
+            .map_err(|err| StoreError::Sealing(err.to_string()))
     }
 
     /// # Errors
     /// `Integrity` when the sealed value does not open here (another key, row or
     /// field, or altered bytes), or does not hold UTF-8.
     pub fn open(&self, entry_id: &str, field: Field, stored: Stored) -> StoreResult<String> {
+        match stored {
+            Stored::Clear(text) => Ok(text),
+            Stored::Sealed(bytes) => self.open_sealed(entry_id, field, &bytes),
+        }
+    }
+
+    /// Opens a sealed value where it lies (a column read in place).
+    ///
+    /// # Errors
+    /// As [`EntryKeys::open`].
+    pub fn open_sealed(&self, entry_id: &str, field: Field, sealed: &[u8]) -> StoreResult<String> {
         let integrity = || StoreError::Integrity {
             entry_id: entry_id.to_owned(),
             field: field.name(),
         };
-        match stored {
-            Stored::Clear(text) => Ok(text),
-            Stored::Sealed(bytes) => {
-                let plain = crypto::open(&self.key, &self.associated(entry_id, field), &bytes)
-                    .map_err(|_| integrity())?;
-                String::from_utf8(plain.to_vec()).map_err(|_| integrity())
-            }
-        }
+        let plain = self
+            .key
+            .open(&self.associated(entry_id, field), sealed)
+            .map_err(|_| integrity())?;
+        String::from_utf8(plain).map_err(|_| integrity())
     }
 
     pub fn open_optional(

@@ -30,6 +30,19 @@ fn hex(token: i64) -> String {
     format!("{:016x}", token as u64)
 }
 
+/// A search token as the FTS5 document holds it: its first 40 bits in eight
+/// base-32 characters. Short tokens keep the index small and its merges cheap; a
+/// collision between two of one user's words only adds a candidate, which the
+/// check on the opened text drops.
+fn token_word(token: i64) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let bits = (token as u64) >> 24;
+    (0..8)
+        .rev()
+        .map(|i| char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]))
+        .collect()
+}
+
 /// Where a tag's spelling is sealed: under the tag's token, so it opens only there.
 fn spelling_slot(token: i64) -> String {
     format!("tag:{}", hex(token))
@@ -40,12 +53,12 @@ impl EntryIndex {
     /// Only when sealing fails (the system's random number generator).
     pub fn new(keys: &EntryKeys, note: &str, tags: &Tags) -> StoreResult<Self> {
         let terms = index_terms(note, tags.as_slice());
-        let mut document = String::with_capacity(terms.len() * 17);
+        let mut document = String::with_capacity(terms.len() * 9);
         for term in &terms {
             if !document.is_empty() {
                 document.push(' ');
             }
-            document.push_str(&hex(keys.term_token(term)));
+            document.push_str(&token_word(keys.term_token(term)));
         }
         let mut keyed: Vec<(i64, Vec<u8>)> = Vec::with_capacity(tags.as_slice().len());
         for tag in tags.as_slice() {
@@ -121,14 +134,15 @@ pub(super) struct IndexedEntry<'a> {
 }
 
 /// The FTS5 query for the tokens every match holds: each token quoted (they are
-/// hex, but quoting keeps anything from reading as query syntax), all ANDed.
-pub(super) fn search_match(keys: &EntryKeys, search: &SearchQuery) -> String {
-    search
+/// letters and digits, but quoting keeps anything from reading as query syntax),
+/// all ANDed. `None` when no token is required (a search for one short prefix).
+pub(super) fn search_match(keys: &EntryKeys, search: &SearchQuery) -> Option<String> {
+    let tokens: Vec<String> = search
         .required_terms()
         .iter()
-        .map(|term| format!("\"{}\"", hex(keys.term_token(term))))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+        .map(|term| format!("\"{}\"", token_word(keys.term_token(term))))
+        .collect();
+    (!tokens.is_empty()).then(|| tokens.join(" AND "))
 }
 
 /// Opens a tag's spelling as stored in the tag counts.
@@ -154,15 +168,15 @@ mod tests {
         let tags = Tags::from_stored(r#"["Work"," work ","Garden"]"#);
         let index = EntryIndex::new(&keys, "Secretword in the garden", &tags).expect("index");
         assert!(!index.document.contains("secret"));
-        assert!(index
-            .document
-            .split(' ')
-            .all(|token| token.len() == 16 && token.bytes().all(|b| b.is_ascii_hexdigit())));
+        assert!(index.document.split(' ').all(|token| token.len() == 8
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))));
         assert_eq!(index.tags.len(), 2);
         let search = SearchQuery::parse("secretword")
             .expect("valid")
             .expect("words");
-        let wanted = search_match(&keys, &search);
+        let wanted = search_match(&keys, &search).expect("a token");
         assert!(index.document.contains(wanted.trim_matches('"')));
     }
 }

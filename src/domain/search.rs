@@ -70,6 +70,15 @@ impl SearchQuery {
 /// The words of a text as search compares them: diacritics removed (`Café` is
 /// `cafe`), lower case, runs of letters and digits (everything else separates).
 pub fn words(text: &str) -> Vec<String> {
+    // ASCII has no diacritics to remove: skip the decomposition, which is most of
+    // the cost when a search checks its candidates.
+    if text.is_ascii() {
+        return text
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect();
+    }
     let folded: String = text
         .nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
@@ -86,9 +95,12 @@ fn terms(text: &str) -> Vec<String> {
     words(text)
 }
 
-/// Prefixes of a word are indexed up to this many characters; a longer prefix is
-/// looked up by its first characters and checked on the opened candidates.
-pub const MAX_INDEXED_PREFIX: usize = 6;
+/// A word's prefixes are indexed at these lengths (when it is that long): a
+/// prefix search looks up the longest of them that fits and checks the rest on
+/// the opened candidates. Two lengths keep an entry's index small, which is what
+/// keeps writes fast; a prefix of one or two characters has no token, and is
+/// checked on the opened entries (narrowed by the other words, if any).
+pub const INDEXED_PREFIX_LENGTHS: [usize; 2] = [3, 5];
 
 /// A term of the search index, before it is keyed: a whole word, or the start of
 /// one (for the last word of a search, which also matches as a prefix).
@@ -98,44 +110,55 @@ pub enum IndexTerm {
     Prefix(String),
 }
 
-/// The first `n` characters of `word` (all of it when shorter).
-fn first_chars(word: &str, n: usize) -> &str {
+/// The first `n` characters of `word`, if it has that many.
+fn first_chars(word: &str, n: usize) -> Option<&str> {
     match word.char_indices().nth(n) {
-        Some((end, _)) => &word[..end],
-        None => word,
+        Some((end, _)) => Some(&word[..end]),
+        None => (word.chars().count() == n).then_some(word),
     }
 }
 
-/// Every term an entry is found by: each word of the note and of the tags, and each
-/// of their prefixes up to [`MAX_INDEXED_PREFIX`] characters; each term once.
+/// Every term an entry is found by: each word of the note and of the tags, and
+/// its prefixes at [`INDEXED_PREFIX_LENGTHS`]; each term once.
 pub fn index_terms(note: &str, tags: &[String]) -> Vec<IndexTerm> {
     let mut found = std::collections::BTreeSet::new();
     let texts = std::iter::once(note).chain(tags.iter().map(String::as_str));
     for word in texts.flat_map(words) {
-        let chars = word.chars().count();
-        for n in 1..=chars.min(MAX_INDEXED_PREFIX) {
-            found.insert(IndexTerm::Prefix(first_chars(&word, n).to_owned()));
+        for n in INDEXED_PREFIX_LENGTHS {
+            if let Some(prefix) = first_chars(&word, n) {
+                found.insert(IndexTerm::Prefix(prefix.to_owned()));
+            }
         }
         found.insert(IndexTerm::Word(word));
     }
     found.into_iter().collect()
 }
 
+/// The indexed prefix a prefix search looks up: the longest that fits.
+fn indexed_prefix(term: &str) -> Option<IndexTerm> {
+    INDEXED_PREFIX_LENGTHS
+        .iter()
+        .rev()
+        .find_map(|&n| first_chars(term, n))
+        .map(|prefix| IndexTerm::Prefix(prefix.to_owned()))
+}
+
 impl SearchQuery {
-    /// Terms every match holds (a phrase's words each, a prefix by its first
-    /// characters): the index narrows the search to entries with all of them,
-    /// and [`SearchQuery::matches`] decides on the opened text.
+    /// Terms every match holds (a phrase's words each, a prefix by its longest
+    /// indexed start): the index narrows the search to entries with all of them,
+    /// and [`SearchQuery::matches`] decides on the opened text. Empty when the
+    /// search is one prefix too short to have a token.
     pub fn required_terms(&self) -> Vec<IndexTerm> {
         let mut required = Vec::new();
         for group in &self.groups {
             let last = group.terms.len().saturating_sub(1);
             for (index, term) in group.terms.iter().enumerate() {
                 let wanted = if group.prefix && index == last {
-                    IndexTerm::Prefix(first_chars(term, MAX_INDEXED_PREFIX).to_owned())
+                    indexed_prefix(term)
                 } else {
-                    IndexTerm::Word(term.clone())
+                    Some(IndexTerm::Word(term.clone()))
                 };
-                if !required.contains(&wanted) {
+                if let Some(wanted) = wanted.filter(|w| !required.contains(w)) {
                     required.push(wanted);
                 }
             }
@@ -354,31 +377,40 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_indexed_by_its_words_and_their_short_prefixes() {
-        let terms = index_terms("Walk", &["Running".to_string()]);
-        for expected in [
-            IndexTerm::Word("walk".into()),
-            IndexTerm::Word("running".into()),
-            IndexTerm::Prefix("w".into()),
-            IndexTerm::Prefix("walk".into()),
-            IndexTerm::Prefix("runnin".into()),
-        ] {
-            assert!(terms.contains(&expected), "{expected:?} in {terms:?}");
-        }
-        assert!(!terms.contains(&IndexTerm::Prefix("running".into())));
-        assert_eq!(terms.len(), 2 + 4 + 6);
+    fn an_entry_is_indexed_by_its_words_and_two_prefixes_of_each() {
+        let terms = index_terms("Walk by", &["Running".to_string()]);
+        assert_eq!(
+            terms,
+            [
+                IndexTerm::Word("by".into()),
+                IndexTerm::Word("running".into()),
+                IndexTerm::Word("walk".into()),
+                IndexTerm::Prefix("run".into()),
+                IndexTerm::Prefix("runni".into()),
+                IndexTerm::Prefix("wal".into()),
+            ]
+        );
     }
 
     #[test]
-    fn a_search_requires_whole_words_and_a_short_prefix_of_the_last() {
+    fn a_search_requires_whole_words_and_the_longest_indexed_prefix_of_the_last() {
         assert_eq!(
             query("\"long walk\" riverside").required_terms(),
             [
                 IndexTerm::Word("long".into()),
                 IndexTerm::Word("walk".into()),
-                IndexTerm::Prefix("rivers".into()),
+                IndexTerm::Prefix("river".into()),
             ]
         );
+        assert_eq!(
+            query("walk").required_terms(),
+            [IndexTerm::Prefix("wal".into())]
+        );
+        assert_eq!(
+            query("by wa").required_terms(),
+            [IndexTerm::Word("by".into())]
+        );
+        assert_eq!(query("wa").required_terms(), []);
     }
 
     #[test]

@@ -117,8 +117,26 @@ async fn an_old_data_backup_with_todays_key_store_cannot_sign_in_a_deleted_accou
         )
         .await;
     }
+    app.create_entry(
+        &leaving,
+        &json!({ "mood": "calm", "note": note("Only Platypusmarker knows this."), "tags": ["Platypustag"] }),
+    )
+    .await;
     let backup_dir = tempfile::tempdir().expect("dir");
     copy_sqlite(&app.db_path(), &backup_dir.path().join("serene.db"));
+    // The backup holds the account's entries sealed: nothing of them reads in clear.
+    let backup = file_bytes(&backup_dir.path().join("serene.db"));
+    for marker in [
+        "Platypusmarker",
+        "platypusmarker",
+        "Platypustag",
+        "platypustag",
+    ] {
+        assert!(
+            !backup.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "{marker} in the backup"
+        );
+    }
 
     let deleted = app
         .send_json(

@@ -54,6 +54,8 @@ pub enum StartError {
     SameFile,
     #[error("the upgrade to encrypted entries failed: {0}")]
     Upgrade(StoreError),
+    #[error("the upgrade to encrypted entries found no key for account {0} in the key store; restore the key store that belongs to this data file")]
+    UpgradeKey(String),
     #[error("the upgrade to encrypted entries stopped after {0} batches, as asked")]
     UpgradeStopped(usize),
     #[error("cannot load sessions: {0}")]
@@ -200,15 +202,15 @@ async fn seal_old_entries(
             "sealing the entries written before encryption"
         );
     }
-    let (mut sealed, mut batches, mut skipped) = (0usize, 0usize, 0usize);
+    let (mut sealed, mut batches) = (0usize, 0usize);
     for (user, _) in pending {
+        // Every account still here has a key (those without were removed before):
+        // one that does not open stops the start, rather than serve an account
+        // unsealed and unindexed beside the others.
         let user_keys = match keys.entry_keys(&user).await {
             Ok(Some(user_keys)) => user_keys,
-            other => {
-                tracing::error!(user_id = %user, outcome = ?other.map(|k| k.is_some()), "entries of an account whose key does not open stay as they are");
-                skipped += 1;
-                continue;
-            }
+            Ok(None) => return Err(StartError::UpgradeKey(user)),
+            Err(err) => return Err(StartError::Keys(err)),
         };
         let mut after = None;
         loop {
@@ -228,10 +230,6 @@ async fn seal_old_entries(
             batches += 1;
             tracing::info!(sealed, of = total, "sealing entries");
         }
-    }
-    if skipped > 0 {
-        db.checkpoint().await.map_err(|e| upgrade(e.into()))?;
-        return Ok(());
     }
     if total > 0 {
         tracing::warn!(

@@ -684,7 +684,7 @@ impl<'a> EntryStore<'a> {
             .read(|conn| {
                 conn.prepare(
                     "SELECT user_id, count(*) FROM entries
-                     WHERE clear_note IS NOT NULL OR clear_tags IS NOT NULL OR clear_reply IS NOT NULL
+                     WHERE clear_note IS NOT NULL
                      GROUP BY user_id",
                 )?
                 .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
@@ -713,16 +713,29 @@ impl<'a> EntryStore<'a> {
         let sealed = self
             .db
             .write_transaction(move |tx| {
+                // Only the text in clear is read: what an earlier version already
+                // sealed (a reply) stays as it is, unopened.
                 let rows: Vec<Entry> = tx
-                    .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM entries
-                         WHERE user_id = ?1 AND (created_at, id) > (?2, ?3)
-                           AND (clear_note IS NOT NULL OR clear_tags IS NOT NULL OR clear_reply IS NOT NULL)
-                         ORDER BY created_at, id LIMIT ?4"
-                    ))?
+                    .prepare_cached(
+                        "SELECT id, created_at, clear_note, clear_tags, clear_reply FROM entries
+                         WHERE user_id = ?1 AND (created_at, id) > (?2, ?3) AND clear_note IS NOT NULL
+                         ORDER BY created_at, id LIMIT ?4",
+                    )?
                     .query_map(
                         params![keys.user_id(), after_time, after_id, batch as i64],
-                        |row| open_row(row, &keys, true),
+                        |row| {
+                            Ok(Entry {
+                                id: row.get(0)?,
+                                mood: String::new(),
+                                tags: Tags::from_stored(
+                                    row.get::<_, Option<String>>(3)?.as_deref().unwrap_or("[]"),
+                                ),
+                                note: row.get(2)?,
+                                ai_response: row.get(4)?,
+                                created_at: row.get(1)?,
+                                updated_at: 0,
+                            })
+                        },
                     )?
                     .collect::<rusqlite::Result<_>>()?;
                 let count = rows.len();
@@ -731,8 +744,8 @@ impl<'a> EntryStore<'a> {
                     let sealed = SealedEntry::new(&keys, &entry).map_err(StoreError::into_sql)?;
                     let seq: i64 = tx
                         .prepare_cached(
-                            "UPDATE entries SET note = ?1, tags = ?2, ai_response = ?3, tag_tokens = ?4,
-                                 clear_note = NULL, clear_tags = NULL, clear_reply = NULL
+                            "UPDATE entries SET note = ?1, tags = ?2, ai_response = coalesce(?3, ai_response),
+                                 tag_tokens = ?4, clear_note = NULL, clear_tags = NULL, clear_reply = NULL
                              WHERE id = ?5 AND user_id = ?6 RETURNING seq",
                         )?
                         .query_row(

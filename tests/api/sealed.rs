@@ -268,6 +268,46 @@ async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes()
         "the first account's three entries sealed (batches of two and one)"
     );
 
+    // A key that does not open stops the start: no account is served unsealed.
+    let pending_user: String = rusqlite::Connection::open(dir.path().join("serene.db"))
+        .expect("open")
+        .query_row(
+            "SELECT user_id FROM entries WHERE clear_note IS NOT NULL LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("an account still in clear");
+    let keys_db = dir.path().join("serene.keys.db");
+    let keys_conn = rusqlite::Connection::open(&keys_db).expect("key store");
+    let grace_key: Vec<u8> = keys_conn
+        .query_row(
+            "SELECT wrapped FROM data_keys WHERE user_id = ?1",
+            [&pending_user],
+            |r| r.get(0),
+        )
+        .expect("a key");
+    let mut broken = grace_key.clone();
+    let last = broken.len() - 1;
+    broken[last] ^= 1;
+    keys_conn
+        .execute(
+            "UPDATE data_keys SET wrapped = ?1 WHERE wrapped = ?2",
+            rusqlite::params![broken, grace_key],
+        )
+        .expect("broken");
+    drop(keys_conn);
+    let refused = Application::build(Config::from_vars(&test_vars(&dir)).expect("config")).await;
+    assert!(refused.is_err(), "a key that does not open stops the start");
+    drop(refused);
+    let keys_conn = rusqlite::Connection::open(&keys_db).expect("key store");
+    keys_conn
+        .execute(
+            "UPDATE data_keys SET wrapped = ?1 WHERE wrapped = ?2",
+            rusqlite::params![grace_key, broken],
+        )
+        .expect("mended");
+    drop(keys_conn);
+
     let app = spawn_app_in(dir).await;
     assert_eq!(clear_left(app.dir.path()), 0);
     for email in ["ada@example.com", "grace@example.com"] {

@@ -8,7 +8,9 @@ pub const JWT_SECRET: &str = "bench-secret-bench-secret-bench-secret!!";
 const BINARY: &str = env!("CARGO_BIN_EXE_serene");
 
 /// The server binary: this build's, or `SERENE_BENCH_BINARY` to measure another
-/// build (an earlier commit, say) with the same load in the same sitting.
+/// build with the same load in the same sitting. The seed writes this build's
+/// schema (sealed and indexed entries), so another build must share it; to compare
+/// with an earlier schema, run that commit's own bench binary in the same sitting.
 fn binary() -> String {
     std::env::var("SERENE_BENCH_BINARY").unwrap_or_else(|_| BINARY.to_owned())
 }

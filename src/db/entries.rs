@@ -496,7 +496,6 @@ impl<'a> EntryStore<'a> {
         reply: &str,
     ) -> StoreResult<bool> {
         let reply = keys.seal(id, Field::Reply, reply)?;
-        let owner = keys.user_id().to_owned();
         let (user_id, id) = (keys.user_id().to_owned(), id.to_owned());
         let stored = self
             .db
@@ -510,7 +509,7 @@ impl<'a> EntryStore<'a> {
                     )?
                     .execute(params![reply, id, user_id, read_updated_at])
                 },
-                self.db.after_entries_written(&owner),
+                self.db.after_entries_written(keys.user_id()),
             )
             .await?;
         Ok(stored > 0)

@@ -16,7 +16,7 @@ pub use entries::{insert_sealed, EntryStore, Page, SealedEntry, Update};
 pub use error::{StoreError, StoreResult};
 pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::MIGRATIONS;
-pub use sealing::{EntryKeys, Field, Stored};
+pub use sealing::{EntryKeys, Field};
 pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;
 

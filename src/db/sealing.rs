@@ -2,8 +2,6 @@
 //! data names the user, the entry and the field, so a ciphertext copied to another
 //! row or field does not open: it is an integrity error, never shown as text.
 
-use rusqlite::types::ValueRef;
-
 use super::error::{StoreError, StoreResult};
 use crate::crypto::{FieldKey, Key, TokenKey};
 use crate::domain::IndexTerm;
@@ -36,35 +34,6 @@ impl Field {
 const WORD: u8 = b'w';
 const PREFIX: u8 = b'p';
 const TAG: u8 = b't';
-
-/// A private field as the database holds it: sealed, or still in clear from
-/// before encryption (until the upgrade at start has sealed it).
-#[derive(Debug, Clone)]
-pub enum Stored {
-    Sealed(Vec<u8>),
-    Clear(String),
-}
-
-impl Stored {
-    /// Reads a nullable private column.
-    ///
-    /// # Errors
-    /// A value that is neither text, a blob nor null.
-    pub fn from_column(value: ValueRef<'_>) -> rusqlite::Result<Option<Self>> {
-        match value {
-            ValueRef::Null => Ok(None),
-            ValueRef::Blob(bytes) => Ok(Some(Self::Sealed(bytes.to_vec()))),
-            ValueRef::Text(text) => Ok(Some(Self::Clear(
-                String::from_utf8_lossy(text).into_owned(),
-            ))),
-            other => Err(rusqlite::Error::InvalidColumnType(
-                0,
-                "private field".into(),
-                other.data_type(),
-            )),
-        }
-    }
-}
 
 /// One user's data key, able to seal and open that user's entry fields.
 #[derive(Clone)]
@@ -128,20 +97,11 @@ impl EntryKeys {
             .map_err(|err| StoreError::Sealing(err.to_string()))
     }
 
-    /// # Errors
-    /// `Integrity` when the sealed value does not open here (another key, row or
-    /// field, or altered bytes), or does not hold UTF-8.
-    pub fn open(&self, entry_id: &str, field: Field, stored: Stored) -> StoreResult<String> {
-        match stored {
-            Stored::Clear(text) => Ok(text),
-            Stored::Sealed(bytes) => self.open_sealed(entry_id, field, &bytes),
-        }
-    }
-
     /// Opens a sealed value where it lies (a column read in place).
     ///
     /// # Errors
-    /// As [`EntryKeys::open`].
+    /// `Integrity` when the sealed value does not open here (another key, row or
+    /// field, or altered bytes), or does not hold UTF-8.
     pub fn open_sealed(&self, entry_id: &str, field: Field, sealed: &[u8]) -> StoreResult<String> {
         let integrity = || StoreError::Integrity {
             entry_id: entry_id.to_owned(),
@@ -152,15 +112,6 @@ impl EntryKeys {
             .open(&self.associated(entry_id, field), sealed)
             .map_err(|_| integrity())?;
         String::from_utf8(plain).map_err(|_| integrity())
-    }
-
-    pub fn open_optional(
-        &self,
-        entry_id: &str,
-        field: Field,
-        stored: Option<Stored>,
-    ) -> StoreResult<Option<String>> {
-        stored.map(|s| self.open(entry_id, field, s)).transpose()
     }
 }
 
@@ -180,12 +131,12 @@ mod tests {
             .expect("sealed");
         assert_eq!(
             alice
-                .open("e1", Field::Reply, Stored::Sealed(sealed.clone()))
+                .open_sealed("e1", Field::Reply, &sealed)
                 .expect("opened"),
             "kind words"
         );
         assert!(matches!(
-            alice.open("e2", Field::Reply, Stored::Sealed(sealed.clone())),
+            alice.open_sealed("e2", Field::Reply, &sealed),
             Err(StoreError::Integrity { .. })
         ));
         let mallory = EntryKeys {
@@ -193,19 +144,15 @@ mod tests {
             key: alice.key.clone(),
             search: alice.search.clone(),
         };
-        assert!(mallory
-            .open("e1", Field::Reply, Stored::Sealed(sealed))
-            .is_err());
+        assert!(mallory.open_sealed("e1", Field::Reply, &sealed).is_err());
     }
 
     #[test]
     fn a_field_does_not_open_as_another_field() {
         let alice = keys("alice");
         let note = alice.seal("e1", Field::Note, "dear diary").expect("sealed");
-        assert!(alice
-            .open("e1", Field::Tags, Stored::Sealed(note.clone()))
-            .is_err());
-        assert!(alice.open("e1", Field::Note, Stored::Sealed(note)).is_ok());
+        assert!(alice.open_sealed("e1", Field::Tags, &note).is_err());
+        assert!(alice.open_sealed("e1", Field::Note, &note).is_ok());
     }
 
     #[test]
@@ -219,16 +166,5 @@ mod tests {
             alice.term_token(&IndexTerm::Prefix("walk".into()))
         );
         assert_ne!(alice.term_token(&word), alice.tag_token("walk"));
-    }
-
-    #[test]
-    fn text_from_before_encryption_reads_as_it_is() {
-        let alice = keys("alice");
-        assert_eq!(
-            alice
-                .open("e1", Field::Reply, Stored::Clear("old".into()))
-                .expect("read"),
-            "old"
-        );
     }
 }

@@ -150,11 +150,7 @@ pub(super) fn search_match(keys: &EntryKeys, search: &SearchQuery) -> Option<Str
 /// # Errors
 /// `Integrity` when it does not open under this user's key and this tag.
 pub(super) fn open_spelling(keys: &EntryKeys, token: i64, sealed: Vec<u8>) -> StoreResult<String> {
-    keys.open(
-        &spelling_slot(token),
-        Field::TagSpelling,
-        super::sealing::Stored::Sealed(sealed),
-    )
+    keys.open_sealed(&spelling_slot(token), Field::TagSpelling, &sealed)
 }
 
 #[cfg(test)]

@@ -71,6 +71,15 @@ async fn register(address: &str) -> String {
     crate::helpers::session_cookie(&response).expect("session cookie")
 }
 
+/// Sends SIGTERM, as a container runtime stops the server.
+fn terminate(child: &Child) {
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 fn stderr_of(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -296,12 +305,7 @@ async fn sigterm_lets_a_slow_request_finish_then_exits_cleanly() {
         }
     });
     tokio::time::sleep(Duration::from_millis(400)).await;
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
 
     let response = slow
         .await
@@ -367,12 +371,7 @@ async fn an_integrity_error_is_logged_with_the_entry_and_the_field() {
     let body = answer.text().await.unwrap();
     assert!(!body.contains(&ids[1]) && !body.contains("note"), "{body}");
 
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    terminate(&child);
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .unwrap()

@@ -379,50 +379,40 @@ async fn a_database_from_before_encryption_is_upgraded_and_the_upgrade_resumes()
     assert_nowhere(app.dir.path(), "Evening number");
 }
 
-/// After the upgrade, text in clear can only have been planted: it is not shown.
-#[tokio::test]
-async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
+/// Plants text in clear in one entry with `planting` (its `?1` is the entry id)
+/// and reads `path` (`{id}` is replaced): after the upgrade, text in clear can
+/// only have been planted, so it is a 500 and never shown.
+async fn planted_text_is_not_shown(planting: &str, path: &str) {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("planted@example.com").await;
     let entry = app
         .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Quiet.") }))
         .await;
+    let id = entry["id"].as_str().expect("id");
     let conn = rusqlite::Connection::open(app.db_path()).expect("open");
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .expect("timeout");
-    conn.execute(
-        "UPDATE entries SET clear_reply = 'planted words', ai_response = NULL WHERE id = ?1",
-        [entry["id"].as_str().expect("id")],
-    )
-    .expect("planted");
+    conn.execute(planting, [id]).expect("planted");
     drop(conn);
-    let read = app
-        .get(
-            &format!("/api/entries/{}", entry["id"].as_str().expect("id")),
-            Some(&cookie),
-        )
-        .await;
+    let read = app.get(&path.replace("{id}", id), Some(&cookie)).await;
     assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!read.text().await.expect("body").contains("planted"));
 }
 
 #[tokio::test]
-async fn a_note_planted_in_clear_after_the_upgrade_is_not_shown() {
-    let app = spawn_app().await;
-    let cookie = app.signed_up_user("planted@example.com").await;
-    let entry = app
-        .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Quiet.") }))
-        .await;
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
-    conn.execute(
-        "UPDATE entries SET clear_note = 'planted words', note = NULL WHERE id = ?1",
-        [entry["id"].as_str().expect("id")],
+async fn a_reply_planted_in_clear_after_the_upgrade_is_not_shown() {
+    planted_text_is_not_shown(
+        "UPDATE entries SET clear_reply = 'planted words', ai_response = NULL WHERE id = ?1",
+        "/api/entries/{id}",
     )
-    .expect("planted");
-    drop(conn);
-    let read = app.get("/api/entries", Some(&cookie)).await;
-    assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(!read.text().await.expect("body").contains("planted"));
+    .await;
+}
+
+#[tokio::test]
+async fn a_note_planted_in_clear_after_the_upgrade_is_not_shown() {
+    planted_text_is_not_shown(
+        "UPDATE entries SET clear_note = 'planted words', note = NULL WHERE id = ?1",
+        "/api/entries",
+    )
+    .await;
 }

@@ -18,7 +18,7 @@ use crate::domain::{fold_tag, index_terms, SearchQuery, Tags};
 /// An entry's index rows, keyed and ready to write.
 #[derive(Debug, Clone)]
 pub struct EntryIndex {
-    /// The FTS5 document: the tokens as hex words.
+    /// The FTS5 document: the tokens as eight-character base-32 words.
     document: String,
     /// The tag tokens as a JSON array, stored with the entry.
     tag_tokens: String,

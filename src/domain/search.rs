@@ -70,25 +70,27 @@ impl SearchQuery {
 /// The words of a text as search compares them: diacritics removed (`Café` is
 /// `cafe`), lower case, runs of letters and digits (everything else separates).
 pub fn words(text: &str) -> Vec<String> {
+    split_words(&fold(text)).map(str::to_owned).collect()
+}
+
+/// `text` lower-cased and without diacritics, as search compares words.
+fn fold(text: &str) -> String {
     // ASCII has no diacritics to remove: skip the decomposition, which is most of
     // the cost when a search checks its candidates.
     if text.is_ascii() {
-        return text
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|word| !word.is_empty())
-            .map(str::to_ascii_lowercase)
-            .collect();
+        return text.to_ascii_lowercase();
     }
-    let folded: String = text
-        .nfd()
+    text.nfd()
         .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
         .flat_map(char::to_lowercase)
-        .collect();
+        .collect()
+}
+
+/// The words of folded text: its runs of letters and digits.
+fn split_words(folded: &str) -> impl Iterator<Item = &str> {
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 fn terms(text: &str) -> Vec<String> {
@@ -182,9 +184,15 @@ impl SearchQuery {
     /// one tag, its words in order and next to one another, the last word of a
     /// prefix group as the start of a word.
     pub fn matches(&self, note: &str, tags: &[String]) -> bool {
-        let texts: Vec<Vec<String>> = std::iter::once(note)
+        // Each text is folded once and its words borrowed from it: a search checks
+        // every candidate it reads, so this runs per row.
+        let folded: Vec<String> = std::iter::once(note)
             .chain(tags.iter().map(String::as_str))
-            .map(words)
+            .map(fold)
+            .collect();
+        let texts: Vec<Vec<&str>> = folded
+            .iter()
+            .map(|text| split_words(text).collect())
             .collect();
         self.groups
             .iter()
@@ -193,7 +201,7 @@ impl SearchQuery {
 }
 
 impl SearchGroup {
-    fn is_in(&self, text: &[String]) -> bool {
+    fn is_in(&self, text: &[&str]) -> bool {
         let n = self.terms.len();
         if n == 0 || text.len() < n {
             return n == 0;
@@ -207,7 +215,7 @@ impl SearchGroup {
                     if self.prefix && i == n - 1 {
                         word.starts_with(term.as_str())
                     } else {
-                        word == term
+                        *word == term
                     }
                 })
         })

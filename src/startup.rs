@@ -246,6 +246,54 @@ async fn seal_old_entries(
     Ok(())
 }
 
+/// Writes the search rows of the entries the schema upgrade took out of the index
+/// (their seqs were renumbered to follow time; the rows are keyed, so only the
+/// owner's key can write them again): a batch per transaction, with progress in
+/// the log, resumed at the next start if interrupted. Nothing is served before
+/// every entry is searchable again.
+async fn index_waiting_entries(
+    config: &Config,
+    db: &Database,
+    keys: &KeyStore,
+) -> Result<(), StartError> {
+    let upgrade = |e: StoreError| StartError::Upgrade(e);
+    let pending = db.entries().waiting_for_index().await.map_err(upgrade)?;
+    let total: i64 = pending.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return Ok(());
+    }
+    tracing::warn!(entries = total, "writing the search index again");
+    let (mut indexed, mut batches) = (0usize, 0usize);
+    for (user, _) in pending {
+        let user_keys = match keys.entry_keys(&user).await {
+            Ok(Some(user_keys)) => user_keys,
+            Ok(None) => return Err(StartError::UpgradeKey(user)),
+            Err(err) => return Err(StartError::Keys(err)),
+        };
+        loop {
+            if config.upgrade_batches_before_stop == Some(batches) {
+                return Err(StartError::UpgradeStopped(batches));
+            }
+            let (done, unreadable) = db
+                .entries()
+                .index_waiting(&user_keys, config.upgrade_batch_rows)
+                .await
+                .map_err(upgrade)?;
+            for err in unreadable {
+                tracing::error!(error = %err, "an entry does not open; it stays out of the search index");
+            }
+            if done == 0 {
+                break;
+            }
+            indexed += done;
+            batches += 1;
+            tracing::info!(indexed, of = total, "writing the search index");
+        }
+    }
+    tracing::warn!(indexed, "the search index is complete again");
+    Ok(())
+}
+
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
@@ -275,6 +323,7 @@ impl Application {
         }
         let keys = open_keys(&config, &db).await?;
         seal_old_entries(&config, &db, &keys).await?;
+        index_waiting_entries(&config, &db, &keys).await?;
         let secret = secret::load(&config.jwt_secret).map_err(StartError::Secret)?;
         let tokens = TokenKeys::new(&secret, config.jwt_ttl);
         let sessions = Sessions::load(db.clone(), tokens)

@@ -83,36 +83,59 @@ impl SealedEntry {
     }
 }
 
+/// Seqs per millisecond: an entry's seq is `created_at * SEQS_PER_MILLI + k`, k
+/// counting the entries (of every user) written in that millisecond, so that the
+/// order of seqs, and of the search rows keyed by them, is the order of time.
+const SEQS_PER_MILLI: i64 = 65_536;
+
+/// The seqs an entry created at `created_at` may take: `[first, end)`.
+fn seq_range(created_at: Millis) -> Option<(i64, i64)> {
+    let first = created_at.checked_mul(SEQS_PER_MILLI)?;
+    Some((first, first.checked_add(SEQS_PER_MILLI)?))
+}
+
+/// The first seq after every entry created at or before `at`.
+fn seq_after(at: Millis) -> i64 {
+    seq_range(at).map_or(i64::MAX, |(_, end)| end)
+}
+
 /// Writes a new entry with its index rows (the caller holds the transaction).
 /// Public for tools that fill a database directly (the load benchmark's seed).
 ///
 /// # Errors
-/// The write fails (for example, the user no longer exists).
+/// The write fails (for example, the user no longer exists), or the entry's
+/// millisecond has no seq left (`Busy`; 65,536 entries in one millisecond).
 pub fn insert_sealed(
     conn: &Connection,
     user_id: &str,
     entry: &Entry,
     sealed: &SealedEntry,
 ) -> rusqlite::Result<()> {
+    let (first, end) = seq_range(entry.created_at).ok_or_else(|| StoreError::Busy.into_sql())?;
     let seq: i64 = conn
         .prepare_cached(
-            "INSERT INTO entries (id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
+            "SELECT coalesce(max(seq) + 1, ?1) FROM entries WHERE seq >= ?1 AND seq < ?2",
         )?
-        .query_row(
-            params![
-                entry.id,
-                user_id,
-                entry.mood,
-                entry.created_at,
-                entry.updated_at,
-                sealed.note,
-                sealed.tags,
-                sealed.reply,
-                sealed.index.tag_tokens()
-            ],
-            |row| row.get(0),
-        )?;
+        .query_row([first, end], |row| row.get(0))?;
+    if seq >= end {
+        return Err(StoreError::Busy.into_sql());
+    }
+    conn.prepare_cached(
+        "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        seq,
+        entry.id,
+        user_id,
+        entry.mood,
+        entry.created_at,
+        entry.updated_at,
+        sealed.note,
+        sealed.tags,
+        sealed.reply,
+        sealed.index.tag_tokens()
+    ])?;
     sealed.index.write(
         conn,
         IndexedEntry {
@@ -297,8 +320,10 @@ impl<'a> EntryStore<'a> {
     /// One page, newest first, by keyset over `(created_at, id)`. A tag filter
     /// without a search walks the tag's own rows, which are in page order, so a
     /// page reads about `limit` rows however rare or common the tag is. A search
-    /// reads the entries holding every required token and keeps those whose opened
-    /// text matches, until the page is full.
+    /// walks the search rows holding every required token newest first (their
+    /// rowid is the entry's seq, which follows time) from where the page starts,
+    /// and keeps the entries whose opened text matches until the page is full: it
+    /// reads about a page of candidates however long the journal.
     ///
     /// # Errors
     /// The database does not answer, or a field does not open.
@@ -307,8 +332,26 @@ impl<'a> EntryStore<'a> {
         let mut args: Vec<Box<dyn ToSql + Send>> = vec![Box::new(user_id.to_owned())];
         let filter = &query.filter;
         let tag_tokens: Vec<i64> = filter.tags.iter().map(|t| keys.tag_token(t)).collect();
-        let (mut sql, time, id, other_tags) = match tag_tokens.split_first() {
-            Some((first, rest)) if filter.search.is_none() => {
+        let search_tokens = filter
+            .search
+            .as_ref()
+            .and_then(|search| search_match(keys, search));
+        let by_seq = search_tokens.is_some();
+        let (mut sql, time, id, other_tags) = match (search_tokens, tag_tokens.split_first()) {
+            (Some(tokens), _) => {
+                args.push(Box::new(tokens));
+                (
+                    format!(
+                        "SELECT {} FROM entries_search AS s CROSS JOIN entries AS e ON e.seq = s.rowid
+                         WHERE s.entries_search MATCH ?2 AND e.user_id = ?1",
+                        *ALIASED_COLUMNS
+                    ),
+                    "e.created_at",
+                    "e.id",
+                    tag_tokens.as_slice(),
+                )
+            }
+            (None, Some((first, rest))) if filter.search.is_none() => {
                 args.push(Box::new(*first));
                 (
                     format!(
@@ -357,17 +400,6 @@ impl<'a> EntryStore<'a> {
                 args.len()
             ));
         }
-        if let Some(tokens) = filter
-            .search
-            .as_ref()
-            .and_then(|search| search_match(keys, search))
-        {
-            args.push(Box::new(tokens));
-            sql.push_str(&format!(
-                " AND e.seq IN (SELECT rowid FROM entries_search WHERE entries_search MATCH ?{})",
-                args.len()
-            ));
-        }
         if let Some(cursor) = &query.cursor {
             args.push(Box::new(cursor.created_at));
             args.push(Box::new(cursor.id.clone()));
@@ -378,7 +410,25 @@ impl<'a> EntryStore<'a> {
             ));
         }
         let limit = query.limit as usize;
-        sql.push_str(&format!(" ORDER BY {time} DESC, {id} DESC"));
+        if by_seq {
+            // The same bounds on the search rows' own rowid, so the walk starts at
+            // the page and ends at `from` instead of filtering the whole history.
+            let newest = [query.to, query.cursor.as_ref().map(|c| c.created_at)]
+                .into_iter()
+                .flatten()
+                .min();
+            if let Some(newest) = newest {
+                args.push(Box::new(seq_after(newest)));
+                sql.push_str(&format!(" AND s.rowid < ?{}", args.len()));
+            }
+            if let Some((first, _)) = query.from.and_then(seq_range) {
+                args.push(Box::new(first));
+                sql.push_str(&format!(" AND s.rowid >= ?{}", args.len()));
+            }
+            sql.push_str(" ORDER BY s.rowid DESC");
+        } else {
+            sql.push_str(&format!(" ORDER BY {time} DESC, {id} DESC"));
+        }
         // Without a search every row read is kept: the page is `limit` rows and one
         // more to know whether another page follows. A search reads on until
         // enough candidates match.
@@ -397,9 +447,17 @@ impl<'a> EntryStore<'a> {
                     args.iter().map(|a| a.as_ref() as &dyn ToSql).collect();
                 let mut statement = conn.prepare_cached(&sql)?;
                 let mut rows = statement.query(params.as_slice())?;
-                let mut page = Vec::with_capacity(limit + 1);
-                while page.len() <= limit {
-                    let Some(row) = rows.next()? else { break };
+                let mut page: Vec<Entry> = Vec::with_capacity(limit + 1);
+                while let Some(row) = rows.next()? {
+                    if page.len() > limit {
+                        // Rows in seq order come in time order, but entries of one
+                        // millisecond in the order they were written: the page's
+                        // last millisecond is read whole, then sorted.
+                        let last_time = page.last().map(|e| e.created_at);
+                        if !by_seq || Some(row.get::<_, Millis>(2)?) != last_time {
+                            break;
+                        }
+                    }
                     let entry = open_row(row, &keys_for_read, clear_allowed)?;
                     if search
                         .as_ref()
@@ -407,6 +465,9 @@ impl<'a> EntryStore<'a> {
                     {
                         page.push(entry);
                     }
+                }
+                if by_seq {
+                    page.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
                 }
                 Ok(page)
             })
@@ -774,6 +835,90 @@ impl<'a> EntryStore<'a> {
             })
             .await?;
         Ok(sealed)
+    }
+
+    /// The accounts with entries waiting for their search row (after the upgrade
+    /// that ordered seqs by time), and how many.
+    ///
+    /// # Errors
+    /// The database does not answer.
+    pub async fn waiting_for_index(&self) -> StoreResult<Vec<(String, i64)>> {
+        Ok(self
+            .db
+            .read(|conn| {
+                conn.prepare("SELECT user_id, count(*) FROM search_backlog GROUP BY user_id")?
+                    .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .await?)
+    }
+
+    /// Writes the search rows of up to `batch` of the user's entries waiting for
+    /// theirs, in one transaction; returns how many left the backlog, and the
+    /// entries among them whose note or tags did not open (left out of the index,
+    /// as they cannot be shown either). Run until it returns 0.
+    ///
+    /// # Errors
+    /// The write fails (nothing of this batch is changed then).
+    pub async fn index_waiting(
+        &self,
+        keys: &EntryKeys,
+        batch: usize,
+    ) -> StoreResult<(usize, Vec<StoreError>)> {
+        let keys = keys.clone();
+        Ok(self
+            .db
+            .write_transaction(move |tx| {
+                let rows = tx
+                    .prepare_cached(
+                        "SELECT e.seq, e.id, e.created_at, e.note, e.tags
+                         FROM search_backlog AS b JOIN entries AS e ON e.seq = b.seq
+                         WHERE b.user_id = ?1 AND e.user_id = ?1
+                         ORDER BY b.seq LIMIT ?2",
+                    )?
+                    .query_map(params![keys.user_id(), batch as i64], |row| {
+                        Ok((
+                            row.get::<_, i64>(0)?,
+                            row.get::<_, String>(1)?,
+                            row.get::<_, Millis>(2)?,
+                            row.get::<_, Option<Vec<u8>>>(3)?,
+                            row.get::<_, Option<Vec<u8>>>(4)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let mut unreadable = Vec::new();
+                for (seq, id, created_at, note, tags) in &rows {
+                    let opened = |sealed: &Option<Vec<u8>>, field: Field| match sealed {
+                        Some(sealed) => keys.open_sealed(id, field, sealed),
+                        None => Err(StoreError::Integrity {
+                            entry_id: id.clone(),
+                            field: field.name(),
+                        }),
+                    };
+                    match opened(note, Field::Note).and_then(|note| {
+                        let tags = Tags::from_stored(&opened(tags, Field::Tags)?);
+                        EntryIndex::new(&keys, &note, &tags)
+                    }) {
+                        Ok(index) => index.write(
+                            tx,
+                            IndexedEntry {
+                                seq: *seq,
+                                id,
+                                user_id: keys.user_id(),
+                                created_at: *created_at,
+                            },
+                            false,
+                        )?,
+                        Err(err) => unreadable.push(err),
+                    }
+                    tx.prepare_cached(
+                        "DELETE FROM search_backlog WHERE user_id = ?1 AND seq = ?2",
+                    )?
+                    .execute(params![keys.user_id(), seq])?;
+                }
+                Ok((rows.len(), unreadable))
+            })
+            .await?)
     }
 
     /// Up to `limit` entries after `after`, oldest first, for exports.

@@ -4,7 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_error, note, session_cookie, spawn_app, spawn_app_in, TestApp, PASSWORD,
+    assert_error, note, session_cookie, spawn_app, spawn_app_in, test_vars, TestApp, PASSWORD,
 };
 
 async fn write(app: &TestApp, cookie: &str, mood: &str, tags: &[&str], text: &str) -> String {
@@ -660,4 +660,171 @@ async fn mood_buckets_follow_every_write_at_once() {
     app.delete(&format!("/api/entries/{id}"), Some(&cookie))
         .await;
     assert_eq!(this_month(get_json(&app, &cookie, &path).await), json!({}));
+}
+
+/// A search walks its candidates in seq order, which follows time but not the
+/// order of ids within one millisecond: every page is still in the list's own
+/// order, with no gap or repeat, whatever order the entries were written in.
+#[tokio::test]
+async fn a_search_pages_in_the_lists_order_through_shared_timestamps() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let user_id = app.user_id(&cookie).await;
+    let keys = app.entry_keys(&user_id).await;
+    let base = 1_795_000_000_000_i64;
+    // 40 entries over four milliseconds, written out of time order; every third
+    // one without the word searched for.
+    for i in 0..40_i64 {
+        let text = if i % 3 == 0 {
+            format!("Entry {i}, a swim in the lake.")
+        } else {
+            format!("Entry {i}, a walk by the river.")
+        };
+        let entry = serene::domain::NewEntry::parse(
+            json!({"mood": "calm", "tags": ["walk"], "note": note(&text)})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        app.state
+            .db
+            .entries()
+            .insert(&keys, &entry, None, base + (i * 7) % 4)
+            .await
+            .unwrap();
+    }
+    let all = get_json(&app, &cookie, "/api/entries?limit=100").await;
+    let expected: Vec<String> = all["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["note"].as_str().unwrap().contains("river"))
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(expected.len(), 26);
+    let day = chrono::DateTime::from_timestamp_millis(base)
+        .unwrap()
+        .format("%Y-%m-%d");
+    for limit in [1, 3, 4, 7, 26, 27] {
+        for query in [q("river"), q("riv"), q("walk by the")] {
+            assert_eq!(
+                found(&app, &cookie, &format!("{query}&limit={limit}")).await,
+                expected,
+                "{query} at limit {limit}"
+            );
+        }
+        assert_eq!(
+            found(
+                &app,
+                &cookie,
+                &format!("{}&from={day}&to={day}&limit={limit}", q("river"))
+            )
+            .await,
+            expected,
+            "within dates, at limit {limit}"
+        );
+    }
+    assert!(
+        found(&app, &cookie, &format!("{}&to=2026-01-01", q("river")))
+            .await
+            .is_empty(),
+        "before the entries"
+    );
+}
+
+/// A database from the version whose seqs did not follow time (schema 9; a fixture
+/// made by that version): the migration orders the seqs by time and empties the
+/// keyed index, which only the owners' keys can write again; the start writes it a
+/// batch per transaction, and a start stopped half-way resumes at the next.
+#[tokio::test]
+async fn a_schema_9_search_index_is_written_again_and_the_rewrite_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["serene.db", "serene.keys.db", "master.key"] {
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/schema9")
+                .join(file),
+            dir.path().join(file),
+        )
+        .unwrap();
+    }
+    let waiting = |dir: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(dir.join("serene.db"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM search_backlog", [], |r| r.get(0))
+            .unwrap()
+    };
+    let mut config = serene::config::Config::from_vars(&test_vars(&dir)).unwrap();
+    config.upgrade_batch_rows = 2;
+    config.upgrade_batches_before_stop = Some(1);
+    let stopped = serene::startup::Application::build(config).await;
+    assert!(
+        matches!(&stopped, Err(err) if err.to_string().contains("stopped after 1 batches")),
+        "{:?}",
+        stopped.err().map(|e| e.to_string())
+    );
+    drop(stopped);
+    assert_eq!(
+        waiting(dir.path()),
+        8,
+        "ten entries, one batch of two written"
+    );
+
+    let app = spawn_app_in(dir).await;
+    assert_eq!(waiting(app.dir.path()), 0);
+    let ada = session_cookie(&app.login("ada@example.com", PASSWORD).await).unwrap();
+    let grace = session_cookie(&app.login("grace@example.com", PASSWORD).await).unwrap();
+    let list = get_json(&app, &ada, "/api/entries?limit=100").await;
+    let newest_first: Vec<(String, String)> = list["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["id"].as_str().unwrap().to_owned(),
+                e["note"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(newest_first.len(), 7, "eight written, one deleted");
+    let with = |word: &str| -> Vec<String> {
+        newest_first
+            .iter()
+            .filter(|(_, note)| note.to_lowercase().contains(word))
+            .map(|(id, _)| id.clone())
+            .collect()
+    };
+    assert_eq!(with("river").len(), 3);
+    for (query, expected) in [
+        (q("river"), with("river")),
+        (q("riv"), with("river")),
+        (q("cafe"), with("café")),
+        (q("\"the river was\""), with("the river was")),
+        (q("summer"), with("summer")),
+        (q("deadline"), Vec::new()),
+    ] {
+        for limit in [1, 2, 20] {
+            assert_eq!(
+                found(&app, &ada, &format!("{query}&limit={limit}")).await,
+                expected,
+                "{query} at limit {limit}"
+            );
+        }
+    }
+    assert_eq!(found(&app, &ada, "tag=garden").await.len(), 2);
+    assert_eq!(found(&app, &grace, &q("riv")).await.len(), 1, "riverside");
+    assert_eq!(
+        get_json(&app, &ada, "/api/tags").await["tags"][0],
+        json!({"tag": "Garden", "count": 2})
+    );
+    // A new entry takes its place in time after the renumbered ones.
+    let newest = write(
+        &app,
+        &ada,
+        "calm",
+        &[],
+        "Back to the river after a month away.",
+    )
+    .await;
+    assert_eq!(found(&app, &ada, &q("river")).await[0], newest);
 }

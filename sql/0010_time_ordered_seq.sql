@@ -50,6 +50,9 @@ CREATE VIRTUAL TABLE entries_search USING fts5 (
     detail = none,
     tokenize = 'ascii'
 );
+-- The writer's idle-time upkeep merges any level of the index holding two segments
+-- or more (see `tidy_step`), so a search seeks its tokens in few segments.
+INSERT INTO entries_search (entries_search, rank) VALUES ('usermerge', 2);
 
 -- Sealed entries whose search row is still to be written (by the start-up upgrade).
 CREATE TABLE search_backlog (

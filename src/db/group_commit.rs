@@ -8,6 +8,13 @@
 //! savepoint makes FTS5 flush its pending terms, which is the cost this saves.
 //! When one write fails, the whole batch is rolled back and each write runs again
 //! in a transaction of its own, so a failing write never takes others with it.
+//!
+//! When no write has come for a moment after a commit, the writer does upkeep
+//! (tidying the search index) a bounded step at a time, until it is done or a
+//! write waits: under a steady stream of writes none is done, and a write never
+//! waits for more than one step.
+
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_rusqlite::Connection;
@@ -19,6 +26,11 @@ use super::error::{StoreError, StoreResult};
 const MAX_BATCH: usize = 64;
 /// Writes waiting for the writer; a caller beyond this waits to enqueue.
 const QUEUE_DEPTH: usize = 1024;
+/// How long the writer waits for another write before it does upkeep.
+const IDLE_BEFORE_UPKEEP: Duration = Duration::from_millis(50);
+
+/// One bounded step of upkeep on the writer's connection; `true` while more is left.
+pub(crate) type Upkeep = fn(&rusqlite::Connection) -> rusqlite::Result<bool>;
 
 /// A write waiting in the queue: it may run more than once (each run in a
 /// transaction that is rolled back if it does not commit), and answers once.
@@ -71,10 +83,11 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the task that batches writes onto `writer`.
-    pub(crate) fn start(writer: Connection) -> Self {
+    /// Starts the task that batches writes onto `writer`, and does `upkeep` when
+    /// idle.
+    pub(crate) fn start(writer: Connection, upkeep: Option<Upkeep>) -> Self {
         let (queue, writes) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(writer, writes));
+        tokio::spawn(run(writer, writes, upkeep));
         Self { queue }
     }
 
@@ -108,8 +121,30 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
-    while let Some(first) = writes.recv().await {
+async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Option<Upkeep>) {
+    // Upkeep is owed at start (the file may come from a bulk load or a busy
+    // writer) and after every commit.
+    let mut owed = upkeep.is_some();
+    loop {
+        let first = match (owed, upkeep) {
+            (true, Some(step)) => {
+                match tokio::time::timeout(IDLE_BEFORE_UPKEEP, writes.recv()).await {
+                    Ok(Some(write)) => write,
+                    Ok(None) => return,
+                    Err(_idle) => {
+                        match upkeep_while_idle(&writer, &writes, step).await {
+                            Some(more) => owed = more,
+                            None => return,
+                        }
+                        continue;
+                    }
+                }
+            }
+            _ => match writes.recv().await {
+                Some(write) => write,
+                None => return,
+            },
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match writes.try_recv() {
@@ -122,6 +157,32 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>) {
             // The connection is gone (shutdown): the dropped writes tell each
             // waiting caller that its write was not made.
             return;
+        }
+        owed = upkeep.is_some();
+    }
+}
+
+/// Upkeep steps until there is no more or a write waits; whether more is owed.
+/// `None` when the connection is gone.
+async fn upkeep_while_idle(
+    writer: &Connection,
+    writes: &mpsc::Receiver<Queued>,
+    step: Upkeep,
+) -> Option<bool> {
+    loop {
+        let more = match writer.call_raw(move |conn| step(conn)).await {
+            Err(_) => return None,
+            Ok(Ok(more)) => more,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "index upkeep failed; it is tried again after the next write");
+                false
+            }
+        };
+        if !more {
+            return Some(false);
+        }
+        if !writes.is_empty() {
+            return Some(true);
         }
     }
 }
@@ -209,7 +270,7 @@ mod tests {
     async fn writer_with(schema: &'static str) -> (Connection, GroupCommit) {
         let writer = Connection::open_in_memory().await.unwrap();
         writer.call(move |c| c.execute_batch(schema)).await.unwrap();
-        let group = GroupCommit::start(writer.clone());
+        let group = GroupCommit::start(writer.clone(), None);
         (writer, group)
     }
 
@@ -291,5 +352,72 @@ mod tests {
             .unwrap();
         assert_eq!(stored, 1, "the write was made");
         assert!(ran.load(Ordering::SeqCst), "and what follows a commit ran");
+    }
+
+    /// Upkeep that records each step in `steps` and is done after every fourth.
+    fn counted_upkeep(conn: &rusqlite::Connection) -> rusqlite::Result<bool> {
+        conn.execute("INSERT INTO steps DEFAULT VALUES", [])?;
+        let n: i64 = conn.query_row("SELECT count(*) FROM steps", [], |r| r.get(0))?;
+        Ok(n % 4 != 0)
+    }
+
+    async fn steps(writer: &Connection) -> i64 {
+        writer
+            .call(|c| c.query_row("SELECT count(*) FROM steps", [], |r| r.get(0)))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn upkeep_runs_when_idle_until_done_and_again_after_each_commit() {
+        let writer = Connection::open_in_memory().await.unwrap();
+        writer
+            .call(|c| {
+                c.execute_batch(
+                    "CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);",
+                )
+            })
+            .await
+            .unwrap();
+        let group = GroupCommit::start(writer.clone(), Some(counted_upkeep));
+        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
+        assert_eq!(steps(&writer).await, 4, "owed at start, run until done");
+        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 3).await;
+        assert_eq!(
+            steps(&writer).await,
+            4,
+            "nothing more is owed until a commit"
+        );
+        group
+            .write(|c| c.execute("INSERT INTO t (x) VALUES (1)", []), || {})
+            .await
+            .unwrap();
+        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
+        assert_eq!(steps(&writer).await, 8, "owed again after the commit");
+    }
+
+    fn endless_upkeep(_: &rusqlite::Connection) -> rusqlite::Result<bool> {
+        std::thread::sleep(Duration::from_millis(5));
+        Ok(true)
+    }
+
+    #[tokio::test]
+    async fn a_write_waits_for_at_most_one_step_of_upkeep_that_never_ends() {
+        let (writer, _) = writer_with("CREATE TABLE t (x INTEGER)").await;
+        let group = GroupCommit::start(writer.clone(), Some(endless_upkeep));
+        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 3).await;
+        for x in 0..3 {
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                group.write(
+                    move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
+                    || {},
+                ),
+            )
+            .await
+            .expect("the write is not starved by upkeep")
+            .unwrap();
+            tokio::time::sleep(IDLE_BEFORE_UPKEEP * 2).await;
+        }
     }
 }

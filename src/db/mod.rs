@@ -17,6 +17,7 @@ pub use error::{StoreError, StoreResult};
 pub use keystore::{KeyStore, KeyStoreError};
 pub use migrations::MIGRATIONS;
 pub use sealing::{EntryKeys, Field};
+pub use search_index::tidy_step as tidy_search_index_step;
 pub use sessions::{SessionRow, SessionStore, MAX_SESSIONS_PER_USER};
 pub use users::UserStore;
 
@@ -160,7 +161,10 @@ impl Database {
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
-                entry_writes: group_commit::GroupCommit::start(writer.clone()),
+                entry_writes: group_commit::GroupCommit::start(
+                    writer.clone(),
+                    Some(search_index::tidy_step),
+                ),
                 writer,
                 reads_in_flight: reader_connections
                     .iter()

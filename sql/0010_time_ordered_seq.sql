@@ -37,6 +37,7 @@ FROM entries;
 DROP TABLE entries;
 ALTER TABLE entries_timed RENAME TO entries;
 
+DELETE FROM entry_tags WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.id = entry_tags.entry_id);
 UPDATE entry_tags SET entry_seq = (SELECT seq FROM entries WHERE entries.id = entry_tags.entry_id);
 
 CREATE INDEX entries_by_user_time ON entries (user_id, created_at, id, mood);

@@ -290,6 +290,9 @@ async fn index_waiting_entries(
             tracing::info!(indexed, of = total, "writing the search index");
         }
     }
+    db.tidy_search_index()
+        .await
+        .map_err(|e| upgrade(e.into()))?;
     tracing::warn!(indexed, "the search index is complete again");
     Ok(())
 }

@@ -94,9 +94,11 @@ fn seq_range(created_at: Millis) -> Option<(i64, i64)> {
     Some((first, first.checked_add(SEQS_PER_MILLI)?))
 }
 
-/// The first seq after every entry created at or before `at`.
-fn seq_after(at: Millis) -> i64 {
-    seq_range(at).map_or(i64::MAX, |(_, end)| end)
+/// The first seq of any entry created at or after `at`, as a query bound: it
+/// saturates where no entry can be (a year past 6400 or before -2400), so a far
+/// bound still bounds the walk instead of dropping out.
+fn seq_floor(at: Millis) -> i64 {
+    at.saturating_mul(SEQS_PER_MILLI)
 }
 
 /// Writes a new entry with its index rows (the caller holds the transaction).
@@ -418,11 +420,11 @@ impl<'a> EntryStore<'a> {
                 .flatten()
                 .min();
             if let Some(newest) = newest {
-                args.push(Box::new(seq_after(newest)));
+                args.push(Box::new(seq_floor(newest.saturating_add(1))));
                 sql.push_str(&format!(" AND s.rowid < ?{}", args.len()));
             }
-            if let Some((first, _)) = query.from.and_then(seq_range) {
-                args.push(Box::new(first));
+            if let Some(from) = query.from {
+                args.push(Box::new(seq_floor(from)));
                 sql.push_str(&format!(" AND s.rowid >= ?{}", args.len()));
             }
             sql.push_str(" ORDER BY s.rowid DESC");
@@ -895,20 +897,24 @@ impl<'a> EntryStore<'a> {
                             field: field.name(),
                         }),
                     };
-                    match opened(note, Field::Note).and_then(|note| {
-                        let tags = Tags::from_stored(&opened(tags, Field::Tags)?);
-                        EntryIndex::new(&keys, &note, &tags)
-                    }) {
-                        Ok(index) => index.write(
-                            tx,
-                            IndexedEntry {
-                                seq: *seq,
-                                id,
-                                user_id: keys.user_id(),
-                                created_at: *created_at,
-                            },
-                            false,
-                        )?,
+                    let text = opened(note, Field::Note).and_then(|note| {
+                        Ok((note, Tags::from_stored(&opened(tags, Field::Tags)?)))
+                    });
+                    match text {
+                        Ok((note, tags)) => EntryIndex::new(&keys, &note, &tags)
+                            .map_err(StoreError::into_sql)?
+                            .write(
+                                tx,
+                                IndexedEntry {
+                                    seq: *seq,
+                                    id,
+                                    user_id: keys.user_id(),
+                                    created_at: *created_at,
+                                },
+                                false,
+                            )?,
+                        // Only a field that does not open is left out; anything else
+                        // rolls the batch back and stops the start.
                         Err(err) => unreadable.push(err),
                     }
                     tx.prepare_cached(

@@ -278,6 +278,21 @@ impl Database {
         self.writer().call(|conn| checkpoint_truncate(conn)).await
     }
 
+    /// Tidies the search index to the end (see [`search_index::tidy_step`]), for
+    /// after a bulk rewrite, where the writer's idle-time upkeep would leave it
+    /// until after the next write.
+    ///
+    /// # Errors
+    /// A merge step fails.
+    pub async fn tidy_search_index(&self) -> Result<(), tokio_rusqlite::Error> {
+        self.writer()
+            .call(|conn| {
+                while search_index::tidy_step(conn)? {}
+                Ok(())
+            })
+            .await
+    }
+
     /// Rewrites the file from its live pages (`VACUUM`) and empties the WAL, so no
     /// page that once held deleted or overwritten text survives in either file.
     ///

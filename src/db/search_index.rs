@@ -226,6 +226,7 @@ mod tests {
             assert!(steps < 1_000, "tidying ends");
         }
         let tidy = segments(&conn);
+        assert!(steps >= 1, "there was merging to do");
         assert!(tidy < untidy, "{untidy} segments, {tidy} after tidying");
         assert!(!tidy_step(&conn).expect("step"), "nothing left to do");
         let found: i64 = conn

@@ -828,3 +828,61 @@ async fn a_schema_9_search_index_is_written_again_and_the_rewrite_resumes() {
     .await;
     assert_eq!(found(&app, &ada, &q("river")).await[0], newest);
 }
+
+/// `from` and `to` bound a search to the millisecond, inclusive at both ends.
+#[tokio::test]
+async fn a_search_within_dates_keeps_both_bounds_to_the_millisecond() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let user_id = app.user_id(&cookie).await;
+    let keys = app.entry_keys(&user_id).await;
+    let (from, to) = (1_795_132_800_000_i64, 1_795_219_199_999_i64);
+    let mut ids = std::collections::HashMap::new();
+    for at in [from - 1, from, to, to + 1] {
+        let entry = serene::domain::NewEntry::parse(
+            json!({"mood": "calm", "note": note("A walk by the river.")})
+                .as_object()
+                .unwrap(),
+        )
+        .unwrap();
+        let stored = app
+            .state
+            .db
+            .entries()
+            .insert(&keys, &entry, None, at)
+            .await
+            .unwrap();
+        ids.insert(at, stored.id);
+    }
+    let rfc3339 = |at: i64| {
+        urlencode(
+            &chrono::DateTime::from_timestamp_millis(at)
+                .unwrap()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
+    };
+    assert_eq!(
+        found(
+            &app,
+            &cookie,
+            &format!("{}&from={}&to={}", q("river"), rfc3339(from), rfc3339(to))
+        )
+        .await,
+        vec![ids[&to].clone(), ids[&from].clone()]
+    );
+    assert_eq!(
+        found(
+            &app,
+            &cookie,
+            &format!("{}&from=2026-11-20&to=2026-11-20", q("river"))
+        )
+        .await,
+        vec![ids[&to].clone(), ids[&from].clone()],
+        "a date is the whole UTC day"
+    );
+    assert_eq!(
+        found(&app, &cookie, &format!("{}&from=9999-12-31", q("river"))).await,
+        Vec::<String>::new(),
+        "a bound far beyond any seq"
+    );
+}

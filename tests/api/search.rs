@@ -886,3 +886,41 @@ async fn a_search_within_dates_keeps_both_bounds_to_the_millisecond() {
         "a bound far beyond any seq"
     );
 }
+
+/// An entry's seq is its millisecond and a count within it: a millisecond with no
+/// room left refuses the write (503 with Retry-After over HTTP) and stores nothing.
+#[tokio::test]
+async fn a_millisecond_without_room_refuses_the_write() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let user_id = app.user_id(&cookie).await;
+    let keys = app.entry_keys(&user_id).await;
+    let at = 1_795_000_000_000_i64;
+    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    conn.execute(
+        "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at, note, tags)
+         VALUES (?1, 'planted', ?2, 'calm', ?3, ?3, x'00', x'00')",
+        rusqlite::params![at * 65_536 + 65_535, user_id, at],
+    )
+    .unwrap();
+    drop(conn);
+    let entry = serene::domain::NewEntry::parse(
+        json!({"mood": "calm", "note": note("One entry too many.")})
+            .as_object()
+            .unwrap(),
+    )
+    .unwrap();
+    let refused = app.state.db.entries().insert(&keys, &entry, None, at).await;
+    assert!(
+        matches!(refused, Err(serene::db::StoreError::Busy)),
+        "{refused:?}"
+    );
+    app.state
+        .db
+        .entries()
+        .insert(&keys, &entry, None, at + 1)
+        .await
+        .expect("the next millisecond has room");
+}

@@ -18,7 +18,7 @@ use crate::auth::secret;
 use crate::auth::token::TokenKeys;
 use crate::auth::{Accounts, Sessions};
 use crate::config::Config;
-use crate::db::{Database, KeyStore, KeyStoreError, OpenError, StoreError};
+use crate::db::{Database, EntryKeys, KeyStore, KeyStoreError, OpenError, StoreError};
 use crate::http::protocol_errors::ProtocolErrors;
 use crate::vibe;
 
@@ -176,6 +176,17 @@ async fn finish_deletions(db: &Database, keys: &KeyStore) -> Result<(), StartErr
     Ok(())
 }
 
+/// An account's keys for an upgrade at start. Every account still here has a key
+/// (those without were removed before): one that does not open stops the start,
+/// rather than serve an account unsealed or unindexed beside the others.
+async fn upgrade_keys(keys: &KeyStore, user: String) -> Result<EntryKeys, StartError> {
+    match keys.entry_keys(&user).await {
+        Ok(Some(user_keys)) => Ok(user_keys),
+        Ok(None) => Err(StartError::UpgradeKey(user)),
+        Err(err) => Err(StartError::Keys(err)),
+    }
+}
+
 const ENTRIES_SEALED: &str = "entries_sealed";
 
 /// Seals the notes, tags and replies written before encryption and builds their
@@ -204,14 +215,7 @@ async fn seal_old_entries(
     }
     let (mut sealed, mut batches) = (0usize, 0usize);
     for (user, _) in pending {
-        // Every account still here has a key (those without were removed before):
-        // one that does not open stops the start, rather than serve an account
-        // unsealed and unindexed beside the others.
-        let user_keys = match keys.entry_keys(&user).await {
-            Ok(Some(user_keys)) => user_keys,
-            Ok(None) => return Err(StartError::UpgradeKey(user)),
-            Err(err) => return Err(StartError::Keys(err)),
-        };
+        let user_keys = upgrade_keys(keys, user).await?;
         let mut after = None;
         loop {
             if config.upgrade_batches_before_stop == Some(batches) {
@@ -265,11 +269,7 @@ async fn index_waiting_entries(
     tracing::warn!(entries = total, "writing the search index again");
     let (mut indexed, mut batches) = (0usize, 0usize);
     for (user, _) in pending {
-        let user_keys = match keys.entry_keys(&user).await {
-            Ok(Some(user_keys)) => user_keys,
-            Ok(None) => return Err(StartError::UpgradeKey(user)),
-            Err(err) => return Err(StartError::Keys(err)),
-        };
+        let user_keys = upgrade_keys(keys, user).await?;
         loop {
             if config.upgrade_batches_before_stop == Some(batches) {
                 return Err(StartError::UpgradeStopped(batches));

@@ -662,6 +662,23 @@ async fn mood_buckets_follow_every_write_at_once() {
     assert_eq!(this_month(get_json(&app, &cookie, &path).await), json!({}));
 }
 
+/// Stores `entry` straight through the database layer at `created_at`; its id.
+async fn store_at(
+    app: &TestApp,
+    keys: &serene::db::EntryKeys,
+    entry: Value,
+    created_at: i64,
+) -> String {
+    let entry = serene::domain::NewEntry::parse(entry.as_object().unwrap()).unwrap();
+    app.state
+        .db
+        .entries()
+        .insert(keys, &entry, None, created_at)
+        .await
+        .unwrap()
+        .id
+}
+
 /// A search walks its candidates in seq order, which follows time but not the
 /// order of ids within one millisecond: every page is still in the list's own
 /// order, with no gap or repeat, whatever order the entries were written in.
@@ -680,18 +697,13 @@ async fn a_search_pages_in_the_lists_order_through_shared_timestamps() {
         } else {
             format!("Entry {i}, a walk by the river.")
         };
-        let entry = serene::domain::NewEntry::parse(
-            json!({"mood": "calm", "tags": ["walk"], "note": note(&text)})
-                .as_object()
-                .unwrap(),
+        store_at(
+            &app,
+            &keys,
+            json!({"mood": "calm", "tags": ["walk"], "note": note(&text)}),
+            base + (i * 7) % 4,
         )
-        .unwrap();
-        app.state
-            .db
-            .entries()
-            .insert(&keys, &entry, None, base + (i * 7) % 4)
-            .await
-            .unwrap();
+        .await;
     }
     let all = get_json(&app, &cookie, "/api/entries?limit=100").await;
     let expected: Vec<String> = all["entries"]
@@ -839,20 +851,14 @@ async fn a_search_within_dates_keeps_both_bounds_to_the_millisecond() {
     let (from, to) = (1_795_132_800_000_i64, 1_795_219_199_999_i64);
     let mut ids = std::collections::HashMap::new();
     for at in [from - 1, from, to, to + 1] {
-        let entry = serene::domain::NewEntry::parse(
-            json!({"mood": "calm", "note": note("A walk by the river.")})
-                .as_object()
-                .unwrap(),
+        let id = store_at(
+            &app,
+            &keys,
+            json!({"mood": "calm", "note": note("A walk by the river.")}),
+            at,
         )
-        .unwrap();
-        let stored = app
-            .state
-            .db
-            .entries()
-            .insert(&keys, &entry, None, at)
-            .await
-            .unwrap();
-        ids.insert(at, stored.id);
+        .await;
+        ids.insert(at, id);
     }
     let rfc3339 = |at: i64| {
         urlencode(

@@ -2,8 +2,9 @@ use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 
 use super::error::{StoreError, StoreResult};
+use super::group_commit::Place;
 use super::sealing::{EntryKeys, Field};
-use super::search_index::{open_spelling, search_match, EntryIndex, IndexedEntry};
+use super::search_index::{open_spelling, remove_tag_rows, search_match, EntryIndex, IndexedEntry};
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
@@ -188,6 +189,10 @@ struct Reindex {
 
 /// Writes an update if the entry is still as it was read; `false` when it is not
 /// (changed since, or gone).
+///
+/// No statement here may need a statement journal (no `RETURNING`, no trigger):
+/// opening one makes FTS5 flush its pending terms, which would turn a batch's
+/// one index segment into one per update (see the group commit).
 fn write_update(
     conn: &Connection,
     user_id: &str,
@@ -196,47 +201,47 @@ fn write_update(
     read_updated_at: Millis,
     reindex: Reindex,
 ) -> rusqlite::Result<bool> {
-    let seq: Option<i64> = conn
+    let found: Option<(i64, String)> = conn
         .prepare_cached(
-            "UPDATE entries SET
-                mood = ?1, note = ?2, tags = ?3, tag_tokens = ?4,
-                ai_response = CASE WHEN ?5 THEN ?6 ELSE ai_response END,
-                clear_reply = CASE WHEN ?5 THEN NULL ELSE clear_reply END,
-                clear_note = NULL, clear_tags = NULL,
-                updated_at = ?7
-             WHERE id = ?8 AND user_id = ?9 AND updated_at = ?10
-             RETURNING seq",
+            "SELECT seq, tag_tokens FROM entries WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3",
         )?
-        .query_row(
-            params![
-                next.mood,
-                sealed.note,
-                sealed.tags,
-                sealed.index.tag_tokens(),
-                reindex.reply,
-                sealed.reply,
-                next.updated_at,
-                next.id,
-                user_id,
-                read_updated_at
-            ],
-            |row| row.get(0),
-        )
+        .query_row(params![next.id, user_id, read_updated_at], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()?;
-    let Some(seq) = seq else {
+    let Some((seq, old_tag_tokens)) = found else {
         return Ok(false);
     };
+    conn.prepare_cached(
+        "UPDATE entries SET
+            mood = ?1, note = ?2, tags = ?3, tag_tokens = ?4,
+            ai_response = CASE WHEN ?5 THEN ?6 ELSE ai_response END,
+            clear_reply = CASE WHEN ?5 THEN NULL ELSE clear_reply END,
+            clear_note = NULL, clear_tags = NULL,
+            updated_at = ?7
+         WHERE seq = ?8",
+    )?
+    .execute(params![
+        next.mood,
+        sealed.note,
+        sealed.tags,
+        sealed.index.tag_tokens(),
+        reindex.reply,
+        sealed.reply,
+        next.updated_at,
+        seq
+    ])?;
+    let entry = IndexedEntry {
+        seq,
+        id: &next.id,
+        user_id,
+        created_at: next.created_at,
+    };
+    if reindex.tags {
+        remove_tag_rows(conn, entry, &old_tag_tokens)?;
+    }
     if reindex.search {
-        sealed.index.write(
-            conn,
-            IndexedEntry {
-                seq,
-                id: &next.id,
-                user_id,
-                created_at: next.created_at,
-            },
-            reindex.tags,
-        )?;
+        sealed.index.write(conn, entry, reindex.tags)?;
     }
     Ok(true)
 }
@@ -295,6 +300,7 @@ impl<'a> EntryStore<'a> {
         self.db
             .entry_writes()
             .write(
+                Place::At(created_at),
                 move |conn| insert_sealed(conn, &user_id, &stored, &sealed),
                 self.db.after_entries_written(keys.user_id()),
             )
@@ -516,6 +522,7 @@ impl<'a> EntryStore<'a> {
                 .db
                 .entry_writes()
                 .write(
+                    Place::At(next.created_at),
                     move |conn| {
                         write_update(
                             conn,
@@ -564,6 +571,7 @@ impl<'a> EntryStore<'a> {
             .db
             .entry_writes()
             .write(
+                Place::Last,
                 move |conn| {
                     conn.prepare_cached(
                         "UPDATE entries SET ai_response = ?1
@@ -587,6 +595,7 @@ impl<'a> EntryStore<'a> {
             .db
             .entry_writes()
             .write(
+                Place::First,
                 move |conn| {
                     conn.prepare_cached("DELETE FROM entries WHERE id = ?1 AND user_id = ?2")?
                         .execute([&id, &user_id])
@@ -955,5 +964,124 @@ impl<'a> EntryStore<'a> {
                 .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::Key;
+
+    fn segments(conn: &Connection) -> i64 {
+        conn.query_row(
+            "SELECT count(DISTINCT segid) FROM entries_search_idx",
+            [],
+            |r| r.get(0),
+        )
+        .expect("segments")
+    }
+
+    fn tag_uses(conn: &Connection) -> Vec<i64> {
+        conn.prepare("SELECT uses FROM tag_counts ORDER BY uses")
+            .expect("query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("uses")
+    }
+
+    fn entry(i: i64, note: &str, tags: &str) -> Entry {
+        Entry {
+            id: format!("e{i}"),
+            mood: "calm".into(),
+            tags: Tags::from_stored(tags),
+            note: note.to_owned(),
+            ai_response: None,
+            created_at: 1_000 + i,
+            updated_at: 1_000 + i,
+        }
+    }
+
+    /// A statement journal opened after an index write makes FTS5 flush, so a
+    /// batch would write a segment per write; it must write one in all.
+    #[test]
+    fn a_batch_of_inserts_and_updates_writes_one_index_segment() {
+        let mut conn = Connection::open_in_memory().expect("db");
+        crate::db::register_functions(&conn).expect("functions");
+        crate::db::migrations::apply(&mut conn).expect("schema");
+        // Without FTS5's own merging, every flush stays a segment to count.
+        conn.execute_batch(
+            "INSERT INTO users (id, email, password_hash, created_at) VALUES ('u', 'u@x', 'h', 0);
+             INSERT INTO entries_search (entries_search, rank) VALUES ('automerge', 0);",
+        )
+        .expect("user");
+        let keys = EntryKeys::new("u", &Key::generate().expect("key"));
+        let batch = |conn: &Connection, work: &dyn Fn(&Connection, i64)| {
+            let before = segments(conn);
+            conn.execute_batch("BEGIN").expect("begin");
+            for i in 0..10 {
+                work(conn, i);
+            }
+            conn.execute_batch("COMMIT").expect("commit");
+            segments(conn) - before
+        };
+        let inserted = batch(&conn, &|conn, i| {
+            let new = entry(i, &format!("note number {i}"), r#"["bench","week"]"#);
+            let sealed = SealedEntry::new(&keys, &new).expect("sealed");
+            insert_sealed(conn, "u", &new, &sealed).expect("insert");
+        });
+        assert_eq!(inserted, 1, "inserts");
+        assert_eq!(tag_uses(&conn), [10, 10]);
+        let update = |conn: &Connection, i: i64, read: Millis, note: &str, tags: &str, reindex| {
+            let mut next = entry(i, note, tags);
+            next.updated_at = read + 1;
+            let sealed = SealedEntry::new(&keys, &next).expect("sealed");
+            assert!(write_update(conn, "u", &next, &sealed, read, reindex).expect("update"));
+        };
+        let note_edits = batch(&conn, &|conn, i| {
+            let reindex = Reindex {
+                reply: false,
+                search: true,
+                tags: false,
+            };
+            update(
+                conn,
+                i,
+                1_000 + i,
+                "changed",
+                r#"["bench","week"]"#,
+                reindex,
+            );
+        });
+        assert_eq!(note_edits, 1, "note edits");
+        let tag_edits = batch(&conn, &|conn, i| {
+            let reindex = Reindex {
+                reply: false,
+                search: true,
+                tags: true,
+            };
+            update(conn, i, 1_001 + i, "changed", r#"["bench","new"]"#, reindex);
+        });
+        assert_eq!(tag_edits, 1, "tag edits");
+        assert_eq!(tag_uses(&conn), [10, 10], "week counted off, new counted");
+        // Why a batch runs its writes in time order (`Place`): rows that come
+        // before the last one written each flush what is pending.
+        let descending = batch(&conn, &|conn, i| {
+            let i = 9 - i;
+            let reindex = Reindex {
+                reply: false,
+                search: true,
+                tags: false,
+            };
+            update(conn, i, 1_002 + i, "again", r#"["bench","new"]"#, reindex);
+        });
+        assert!(descending > 5, "{descending} segments out of order");
+        conn.execute("DELETE FROM entries WHERE id IN ('e0', 'e1')", [])
+            .expect("delete");
+        assert_eq!(tag_uses(&conn), [8, 8], "deleted entries counted off");
+        let tag_rows: i64 = conn
+            .query_row("SELECT count(*) FROM entry_tags", [], |r| r.get(0))
+            .expect("rows");
+        assert_eq!(tag_rows, 16);
     }
 }

@@ -9,6 +9,11 @@
 //! When one write fails, the whole batch is rolled back and each write runs again
 //! in a transaction of its own, so a failing write never takes others with it.
 //!
+//! The writes of a batch run in the order of the entries they index (see
+//! [`Place`]), not in the order they came: they are concurrent, so any order is
+//! theirs to have, and this one lets the search index take the whole batch as one
+//! segment.
+//!
 //! When no write has come for a moment after a commit, the writer does upkeep
 //! (tidying the search index) a bounded step at a time, until it is done or a
 //! write waits: under a steady stream of writes none is done, and a write never
@@ -20,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_rusqlite::Connection;
 
 use super::error::{StoreError, StoreResult};
+use crate::domain::time::Millis;
 
 /// At most this many writes share a transaction, which bounds how long one
 /// commit holds the writer.
@@ -32,9 +38,25 @@ const IDLE_BEFORE_UPKEEP: Duration = Duration::from_millis(50);
 /// One bounded step of upkeep on the writer's connection; `true` while more is left.
 pub(crate) type Upkeep = fn(&rusqlite::Connection) -> rusqlite::Result<bool>;
 
+/// Where a write runs within its batch. FTS5 keeps pending rows in memory only
+/// while their rowids ascend: a row before the last one flushes them to a segment
+/// of their own, and so does any statement journal (a statement with a trigger).
+/// Seqs follow time, so writes run in the time order of the entries they index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Place {
+    /// Before the rest: a write whose trigger opens a statement journal (deleting
+    /// an entry), while nothing is pending yet.
+    First,
+    /// At the creation time of the entry whose index row the write changes.
+    At(Millis),
+    /// After the rest: a write that changes no index row.
+    Last,
+}
+
 /// A write waiting in the queue: it may run more than once (each run in a
 /// transaction that is rolled back if it does not commit), and answers once.
 trait PendingWrite: Send {
+    fn place(&self) -> Place;
     /// Runs the write; `false` when it failed.
     fn run(&mut self, conn: &rusqlite::Connection) -> bool;
     /// Tells the caller the outcome, given the outcome of the commit.
@@ -42,6 +64,7 @@ trait PendingWrite: Send {
 }
 
 struct Write<T, F> {
+    place: Place,
     work: F,
     outcome: Option<rusqlite::Result<T>>,
     caller: oneshot::Sender<rusqlite::Result<T>>,
@@ -54,6 +77,10 @@ where
     F: Fn(&rusqlite::Connection) -> rusqlite::Result<T> + Send,
     T: Send,
 {
+    fn place(&self) -> Place {
+        self.place
+    }
+
     fn run(&mut self, conn: &rusqlite::Connection) -> bool {
         let outcome = (self.work)(conn);
         let succeeded = outcome.is_ok();
@@ -91,8 +118,9 @@ impl GroupCommit {
         Self { queue }
     }
 
-    /// Runs `work` in a transaction shared with the writes queued beside it; the
-    /// result arrives after that transaction is committed. `work` may run twice
+    /// Runs `work` in a transaction shared with the writes queued beside it, at
+    /// its `place` among them; the result arrives after that transaction is
+    /// committed. `work` may run twice
     /// (the first run rolled back), so it must not keep state between runs.
     /// `committed` runs right after the commit, even if the caller has gone away
     /// meanwhile (a client that hangs up does not undo its write).
@@ -101,6 +129,7 @@ impl GroupCommit {
     /// `work` fails (nothing of it is kept), or the commit fails.
     pub(crate) async fn write<T, F>(
         &self,
+        place: Place,
         work: F,
         committed: impl FnOnce() + Send + 'static,
     ) -> StoreResult<T>
@@ -110,6 +139,7 @@ impl GroupCommit {
     {
         let (caller, answered) = oneshot::channel::<rusqlite::Result<T>>();
         let write: Queued = Box::new(Write {
+            place,
             work,
             outcome: None,
             caller,
@@ -152,6 +182,8 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
                 Err(_) => break,
             }
         }
+        // Stable: writes at one place keep the order they came in.
+        batch.sort_by_key(|write| write.place());
         let outcome = writer.call_raw(move |conn| commit_batch(conn, batch)).await;
         if outcome.is_err() {
             // The connection is gone (shutdown): the dropped writes tell each
@@ -303,6 +335,7 @@ mod tests {
             writes.spawn(async move {
                 group
                     .write(
+                        Place::Last,
                         move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
                         || {},
                     )
@@ -325,6 +358,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_runs_its_writes_in_the_order_of_their_places() {
+        let (writer, group) =
+            writer_with("CREATE TABLE t (n INTEGER PRIMARY KEY, label TEXT)").await;
+        let hold = hold_writer(&writer, Duration::from_millis(200)).await;
+        // The writer takes the first write alone while it is held; the rest queue.
+        let places = [
+            ("taken alone", Place::Last),
+            ("last", Place::Last),
+            ("at 30", Place::At(30)),
+            ("at 10", Place::At(10)),
+            ("first", Place::First),
+            ("at 20 a", Place::At(20)),
+            ("at 20 b", Place::At(20)),
+        ];
+        let mut writes = Vec::new();
+        for (label, place) in places {
+            let group = group.clone();
+            writes.push(tokio::spawn(async move {
+                group
+                    .write(
+                        place,
+                        move |c| c.execute("INSERT INTO t (label) VALUES (?1)", [label]),
+                        || {},
+                    )
+                    .await
+            }));
+            // Each in the queue before the next, so arrival order is known.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        for write in writes {
+            write.await.unwrap().unwrap();
+        }
+        hold.await.unwrap().unwrap();
+        let order: Vec<String> = writer
+            .call(|c| {
+                c.prepare("SELECT label FROM t ORDER BY n")?
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<String>>>()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            order,
+            [
+                "taken alone",
+                "first",
+                "at 10",
+                "at 20 a",
+                "at 20 b",
+                "at 30",
+                "last"
+            ]
+        );
+    }
+
+    #[tokio::test]
     async fn a_write_whose_caller_went_away_still_runs_its_after_commit_step() {
         use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::Arc;
@@ -337,6 +426,7 @@ mod tests {
             async move {
                 group
                     .write(
+                        Place::Last,
                         |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
                         move || ran.store(true, Ordering::SeqCst),
                     )
@@ -389,7 +479,11 @@ mod tests {
             "nothing more is owed until a commit"
         );
         group
-            .write(|c| c.execute("INSERT INTO t (x) VALUES (1)", []), || {})
+            .write(
+                Place::Last,
+                |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
+                || {},
+            )
             .await
             .unwrap();
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
@@ -410,6 +504,7 @@ mod tests {
             tokio::time::timeout(
                 Duration::from_secs(10),
                 group.write(
+                    Place::Last,
                     move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
                     || {},
                 ),

@@ -15,6 +15,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0008_meta.sql"),
     include_str!("../../sql/0009_sealed_entries.sql"),
     include_str!("../../sql/0010_time_ordered_seq.sql"),
+    include_str!("../../sql/0011_untag_without_triggers.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

@@ -6,7 +6,7 @@
 //! spelling sealed. Tokens are computed and spellings sealed before the write
 //! reaches the writer thread, so the writer only stores them.
 //!
-//! Removing an entry's rows needs no key (triggers in `sql/0009_sealed_entries.sql`),
+//! Removing an entry's rows needs no key (a trigger in `sql/0011_untag_without_triggers.sql`),
 //! so an entry deleted by id or with its account always takes its rows along.
 
 use rusqlite::{params, Connection};
@@ -84,8 +84,8 @@ impl EntryIndex {
     }
 
     /// Writes the entry's search row (replacing any) and, with `tags`, its tag rows
-    /// and counts. Tag rows of an earlier version go by trigger when the entry's
-    /// `tag_tokens` change, so they are written only then.
+    /// and counts. Tag rows of an earlier version must be gone first
+    /// ([`remove_tag_rows`]); they are written only when the tags changed.
     pub(super) fn write(
         &self,
         conn: &Connection,
@@ -122,6 +122,43 @@ impl EntryIndex {
         }
         Ok(())
     }
+}
+
+/// Removes an entry's tag rows, as its stored `tag_tokens` name them, and counts
+/// each removed row off its tag (a count that reaches zero goes). The trigger
+/// that does the same when an entry is deleted lives in
+/// `sql/0011_untag_without_triggers.sql`; an update does it here because a
+/// trigger on the update would open a statement journal, and with it an FTS5
+/// flush per write.
+pub(super) fn remove_tag_rows(
+    conn: &Connection,
+    entry: IndexedEntry<'_>,
+    tag_tokens: &str,
+) -> rusqlite::Result<()> {
+    // One row per statement: a statement that may change several rows and then
+    // fail needs a journal too.
+    let tokens: Vec<i64> = serde_json::from_str(tag_tokens).map_err(|err| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(err))
+    })?;
+    let mut remove_row = conn.prepare_cached(
+        "DELETE FROM entry_tags
+         WHERE user_id = ?1 AND tag_token = ?2 AND created_at = ?3 AND entry_id = ?4",
+    )?;
+    let mut count_off = conn.prepare_cached(
+        "UPDATE tag_counts SET uses = uses - 1 WHERE user_id = ?1 AND tag_token = ?2",
+    )?;
+    let mut drop_unused = conn.prepare_cached(
+        "DELETE FROM tag_counts WHERE user_id = ?1 AND tag_token = ?2 AND uses <= 0",
+    )?;
+    for token in tokens {
+        let removed =
+            remove_row.execute(params![entry.user_id, token, entry.created_at, entry.id])?;
+        if removed > 0 {
+            count_off.execute(params![entry.user_id, token])?;
+            drop_unused.execute(params![entry.user_id, token])?;
+        }
+    }
+    Ok(())
 }
 
 /// The entry an index row points at.

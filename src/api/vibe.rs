@@ -113,7 +113,7 @@ async fn store_reply(state: &AppState, keys: &EntryKeys, entry: &Entry, result: 
     match state
         .db
         .entries()
-        .store_late_reply(keys, &entry.id, entry.updated_at, &reply)
+        .store_late_reply(keys, entry, &reply)
         .await
     {
         Ok(true) => {}

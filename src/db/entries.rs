@@ -237,11 +237,14 @@ fn write_update(
         user_id,
         created_at: next.created_at,
     };
-    if reindex.tags {
+    // Tag rows follow the stored tokens, so tokens stored by an earlier way of
+    // folding tags are replaced even when the tags themselves did not change.
+    let retag = reindex.tags || old_tag_tokens != sealed.index.tag_tokens();
+    if retag {
         remove_tag_rows(conn, entry, &old_tag_tokens)?;
     }
-    if reindex.search {
-        sealed.index.write(conn, entry, reindex.tags)?;
+    if reindex.search || retag {
+        sealed.index.write(conn, entry, retag)?;
     }
     Ok(true)
 }
@@ -561,17 +564,19 @@ impl<'a> EntryStore<'a> {
     pub async fn store_late_reply(
         &self,
         keys: &EntryKeys,
-        id: &str,
-        read_updated_at: Millis,
+        read: &Entry,
         reply: &str,
     ) -> StoreResult<bool> {
-        let reply = keys.seal(id, Field::Reply, reply)?;
-        let (user_id, id) = (keys.user_id().to_owned(), id.to_owned());
+        let reply = keys.seal(&read.id, Field::Reply, reply)?;
+        let (user_id, id, read_updated_at) =
+            (keys.user_id().to_owned(), read.id.clone(), read.updated_at);
         let stored = self
             .db
             .entry_writes()
             .write(
-                Place::Last,
+                // At its entry's place, though it indexes nothing: beside an
+                // edit of the same entry in one batch, arrival decides which wins.
+                Place::At(read.created_at),
                 move |conn| {
                     conn.prepare_cached(
                         "UPDATE entries SET ai_response = ?1

@@ -16,8 +16,8 @@
 //!
 //! When no write has come for a moment after a commit, the writer does upkeep
 //! (tidying the search index) a bounded step at a time, until it is done or a
-//! write waits: under a steady stream of writes none is done, and a write never
-//! waits for more than one step.
+//! write waits: a write never waits for more than one step. Under a steady
+//! stream of writes, one step follows every few commits.
 
 use std::time::Duration;
 
@@ -34,6 +34,10 @@ const MAX_BATCH: usize = 64;
 const QUEUE_DEPTH: usize = 1024;
 /// How long the writer waits for another write before it does upkeep.
 const IDLE_BEFORE_UPKEEP: Duration = Duration::from_millis(50);
+/// Under a stream of writes that never leaves the writer idle, one step of
+/// upkeep follows every this many commits, so that merging goes on in small
+/// steps instead of piling up into FTS5's large crisis merges.
+const COMMITS_PER_BUSY_UPKEEP: u32 = 8;
 
 /// One bounded step of upkeep on the writer's connection; `true` while more is left.
 pub(crate) type Upkeep = fn(&rusqlite::Connection) -> rusqlite::Result<bool>;
@@ -47,10 +51,8 @@ pub(crate) enum Place {
     /// Before the rest: a write whose trigger opens a statement journal (deleting
     /// an entry), while nothing is pending yet.
     First,
-    /// At the creation time of the entry whose index row the write changes.
+    /// At the creation time of the entry the write changes.
     At(Millis),
-    /// After the rest: a write that changes no index row.
-    Last,
 }
 
 /// A write waiting in the queue: it may run more than once (each run in a
@@ -155,6 +157,7 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
     // Upkeep is owed at start (the file may come from a bulk load or a busy
     // writer) and after every commit.
     let mut owed = upkeep.is_some();
+    let mut commits_since_upkeep = 0;
     loop {
         let first = match (owed, upkeep) {
             (true, Some(step)) => {
@@ -166,6 +169,7 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
                             Some(more) => owed = more,
                             None => return,
                         }
+                        commits_since_upkeep = 0;
                         continue;
                     }
                 }
@@ -191,6 +195,26 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
             return;
         }
         owed = upkeep.is_some();
+        commits_since_upkeep += 1;
+        if let Some(step) = upkeep.filter(|_| commits_since_upkeep >= COMMITS_PER_BUSY_UPKEEP) {
+            commits_since_upkeep = 0;
+            if upkeep_step(&writer, step).await.is_none() {
+                return;
+            }
+        }
+    }
+}
+
+/// One step of upkeep: whether more is left (`false` after a failure, which is
+/// tried again later). `None` when the connection is gone.
+async fn upkeep_step(writer: &Connection, step: Upkeep) -> Option<bool> {
+    match writer.call_raw(move |conn| step(conn)).await {
+        Err(_) => None,
+        Ok(Ok(more)) => Some(more),
+        Ok(Err(err)) => {
+            tracing::warn!(error = %err, "index upkeep failed; it is tried again after the next write");
+            Some(false)
+        }
     }
 }
 
@@ -202,14 +226,7 @@ async fn upkeep_while_idle(
     step: Upkeep,
 ) -> Option<bool> {
     loop {
-        let more = match writer.call_raw(move |conn| step(conn)).await {
-            Err(_) => return None,
-            Ok(Ok(more)) => more,
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, "index upkeep failed; it is tried again after the next write");
-                false
-            }
-        };
+        let more = upkeep_step(writer, step).await?;
         if !more {
             return Some(false);
         }
@@ -335,7 +352,7 @@ mod tests {
             writes.spawn(async move {
                 group
                     .write(
-                        Place::Last,
+                        Place::At(0),
                         move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
                         || {},
                     )
@@ -364,8 +381,8 @@ mod tests {
         let hold = hold_writer(&writer, Duration::from_millis(200)).await;
         // The writer takes the first write alone while it is held; the rest queue.
         let places = [
-            ("taken alone", Place::Last),
-            ("last", Place::Last),
+            ("taken alone", Place::At(0)),
+            ("at 40", Place::At(40)),
             ("at 30", Place::At(30)),
             ("at 10", Place::At(10)),
             ("first", Place::First),
@@ -408,7 +425,7 @@ mod tests {
                 "at 20 a",
                 "at 20 b",
                 "at 30",
-                "last"
+                "at 40"
             ]
         );
     }
@@ -426,7 +443,7 @@ mod tests {
             async move {
                 group
                     .write(
-                        Place::Last,
+                        Place::At(0),
                         |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
                         move || ran.store(true, Ordering::SeqCst),
                     )
@@ -480,7 +497,7 @@ mod tests {
         );
         group
             .write(
-                Place::Last,
+                Place::At(0),
                 |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
                 || {},
             )
@@ -496,6 +513,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn upkeep_goes_on_in_steps_under_writes_that_never_pause() {
+        let writer = Connection::open_in_memory().await.unwrap();
+        writer
+            .call(|c| {
+                c.execute_batch(
+                    "CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);",
+                )
+            })
+            .await
+            .unwrap();
+        let group = GroupCommit::start(writer.clone(), Some(counted_upkeep));
+        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
+        assert_eq!(steps(&writer).await, 4, "owed at start, run until done");
+        // One more than two rounds: a step runs after the answer to the commit
+        // before it, and so is done once the next write is answered.
+        let commits = COMMITS_PER_BUSY_UPKEEP * 2 + 1;
+        for x in 0..commits {
+            group
+                .write(
+                    Place::At(0),
+                    move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
+                    || {},
+                )
+                .await
+                .unwrap();
+        }
+        // Each write waited for its commit, so the writer was never idle for long
+        // (a stall here only adds idle steps, which this does not count on).
+        let steps = steps(&writer).await;
+        assert!(steps >= 6, "a step after every few commits: {steps}");
+    }
+
+    #[tokio::test]
     async fn a_write_waits_for_at_most_one_step_of_upkeep_that_never_ends() {
         let (writer, _) = writer_with("CREATE TABLE t (x INTEGER)").await;
         let group = GroupCommit::start(writer.clone(), Some(endless_upkeep));
@@ -504,7 +554,7 @@ mod tests {
             tokio::time::timeout(
                 Duration::from_secs(10),
                 group.write(
-                    Place::Last,
+                    Place::At(0),
                     move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
                     || {},
                 ),

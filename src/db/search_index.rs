@@ -103,7 +103,7 @@ impl EntryIndex {
             "INSERT OR IGNORE INTO entry_tags (user_id, tag_token, created_at, entry_id, entry_seq)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
-        // A tag keeps the spelling it was first counted with.
+        // A tag keeps the spelling it was counted with while any entry carries it.
         let mut count_tag = conn.prepare_cached(
             "INSERT INTO tag_counts (user_id, tag_token, uses, spelling) VALUES (?1, ?2, 1, ?3)
              ON CONFLICT (user_id, tag_token) DO UPDATE SET uses = uses + 1",

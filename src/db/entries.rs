@@ -791,16 +791,16 @@ impl<'a> EntryStore<'a> {
             .write_transaction(move |tx| {
                 // Only the text in clear is read: what an earlier version already
                 // sealed (a reply) stays as it is, unopened.
-                let rows: Vec<Entry> = tx
+                let rows: Vec<(i64, Entry)> = tx
                     .prepare_cached(
-                        "SELECT id, created_at, clear_note, clear_tags, clear_reply FROM entries
+                        "SELECT id, created_at, clear_note, clear_tags, clear_reply, seq FROM entries
                          WHERE user_id = ?1 AND (created_at, id) > (?2, ?3) AND clear_note IS NOT NULL
                          ORDER BY created_at, id LIMIT ?4",
                     )?
                     .query_map(
                         params![keys.user_id(), after_time, after_id, batch as i64],
                         |row| {
-                            Ok(Entry {
+                            Ok((row.get(5)?, Entry {
                                 id: row.get(0)?,
                                 mood: String::new(),
                                 tags: Tags::from_stored(
@@ -810,31 +810,32 @@ impl<'a> EntryStore<'a> {
                                 ai_response: row.get(4)?,
                                 created_at: row.get(1)?,
                                 updated_at: 0,
-                            })
+                            }))
                         },
                     )?
                     .collect::<rusqlite::Result<_>>()?;
                 let count = rows.len();
                 let mut last = None;
-                for entry in rows {
+                for (seq, entry) in rows {
                     let sealed = SealedEntry::new(&keys, &entry).map_err(StoreError::into_sql)?;
-                    let seq: i64 = tx
+                    // By seq, without RETURNING: a statement journal would make FTS5
+                    // flush a segment per entry (see `write_update`).
+                    let changed = tx
                         .prepare_cached(
                             "UPDATE entries SET note = ?1, tags = ?2, ai_response = coalesce(?3, ai_response),
                                  tag_tokens = ?4, clear_note = NULL, clear_tags = NULL, clear_reply = NULL
-                             WHERE id = ?5 AND user_id = ?6 RETURNING seq",
+                             WHERE seq = ?5",
                         )?
-                        .query_row(
-                            params![
-                                sealed.note,
-                                sealed.tags,
-                                sealed.reply,
-                                sealed.index.tag_tokens(),
-                                entry.id,
-                                keys.user_id()
-                            ],
-                            |row| row.get(0),
-                        )?;
+                        .execute(params![
+                            sealed.note,
+                            sealed.tags,
+                            sealed.reply,
+                            sealed.index.tag_tokens(),
+                            seq
+                        ])?;
+                    if changed == 0 {
+                        return Err(rusqlite::Error::QueryReturnedNoRows);
+                    }
                     sealed.index.write(
                         tx,
                         IndexedEntry {

@@ -323,6 +323,17 @@ mod tests {
         (writer, group)
     }
 
+    /// Inserts `x` into table `t` through the group commit.
+    async fn insert(group: &GroupCommit, x: i64) -> StoreResult<usize> {
+        group
+            .write(
+                Place::At(0),
+                move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
+                || {},
+            )
+            .await
+    }
+
     /// Keeps the writer busy for `time`, so writes sent meanwhile queue up and
     /// share one transaction; returns once the writer is busy.
     async fn hold_writer(
@@ -349,15 +360,7 @@ mod tests {
         let mut writes = tokio::task::JoinSet::new();
         for x in [1, 2, 3, 2, 4] {
             let group = group.clone();
-            writes.spawn(async move {
-                group
-                    .write(
-                        Place::At(0),
-                        move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
-                        || {},
-                    )
-                    .await
-            });
+            writes.spawn(async move { insert(&group, x).await });
         }
         let outcomes = writes.join_all().await;
         hold.await.unwrap().unwrap();
@@ -475,34 +478,27 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn upkeep_runs_when_idle_until_done_and_again_after_each_commit() {
-        let writer = Connection::open_in_memory().await.unwrap();
-        writer
-            .call(|c| {
-                c.execute_batch(
-                    "CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);",
-                )
-            })
-            .await
-            .unwrap();
+    /// A writer with [`counted_upkeep`], once it has run the upkeep owed at start.
+    async fn writer_with_counted_upkeep() -> (Connection, GroupCommit) {
+        let (writer, _) =
+            writer_with("CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);")
+                .await;
         let group = GroupCommit::start(writer.clone(), Some(counted_upkeep));
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
         assert_eq!(steps(&writer).await, 4, "owed at start, run until done");
+        (writer, group)
+    }
+
+    #[tokio::test]
+    async fn upkeep_runs_when_idle_until_done_and_again_after_each_commit() {
+        let (writer, group) = writer_with_counted_upkeep().await;
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 3).await;
         assert_eq!(
             steps(&writer).await,
             4,
             "nothing more is owed until a commit"
         );
-        group
-            .write(
-                Place::At(0),
-                |c| c.execute("INSERT INTO t (x) VALUES (1)", []),
-                || {},
-            )
-            .await
-            .unwrap();
+        insert(&group, 1).await.unwrap();
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
         assert_eq!(steps(&writer).await, 8, "owed again after the commit");
     }
@@ -514,30 +510,12 @@ mod tests {
 
     #[tokio::test]
     async fn upkeep_goes_on_in_steps_under_writes_that_never_pause() {
-        let writer = Connection::open_in_memory().await.unwrap();
-        writer
-            .call(|c| {
-                c.execute_batch(
-                    "CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);",
-                )
-            })
-            .await
-            .unwrap();
-        let group = GroupCommit::start(writer.clone(), Some(counted_upkeep));
-        tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
-        assert_eq!(steps(&writer).await, 4, "owed at start, run until done");
+        let (writer, group) = writer_with_counted_upkeep().await;
         // One more than two rounds: a step runs after the answer to the commit
         // before it, and so is done once the next write is answered.
         let commits = COMMITS_PER_BUSY_UPKEEP * 2 + 1;
         for x in 0..commits {
-            group
-                .write(
-                    Place::At(0),
-                    move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
-                    || {},
-                )
-                .await
-                .unwrap();
+            insert(&group, i64::from(x)).await.unwrap();
         }
         // Each write waited for its commit, so the writer was never idle for long
         // (a stall here only adds idle steps, which this does not count on).
@@ -551,17 +529,10 @@ mod tests {
         let group = GroupCommit::start(writer.clone(), Some(endless_upkeep));
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 3).await;
         for x in 0..3 {
-            tokio::time::timeout(
-                Duration::from_secs(10),
-                group.write(
-                    Place::At(0),
-                    move |c| c.execute("INSERT INTO t (x) VALUES (?1)", [x]),
-                    || {},
-                ),
-            )
-            .await
-            .expect("the write is not starved by upkeep")
-            .unwrap();
+            tokio::time::timeout(Duration::from_secs(10), insert(&group, x))
+                .await
+                .expect("the write is not starved by upkeep")
+                .unwrap();
             tokio::time::sleep(IDLE_BEFORE_UPKEEP * 2).await;
         }
     }

@@ -451,7 +451,7 @@ impl<'a> EntryStore<'a> {
         let search = filter.search.clone();
         let keys_for_read = keys.clone();
         let clear_allowed = self.db.clear_text_allowed();
-        let mut entries = self
+        let (mut entries, more) = self
             .db
             .read(move |conn| {
                 let params: Vec<&dyn ToSql> =
@@ -459,7 +459,14 @@ impl<'a> EntryStore<'a> {
                 let mut statement = conn.prepare_cached(&sql)?;
                 let mut rows = statement.query(params.as_slice())?;
                 let mut page: Vec<Entry> = Vec::with_capacity(limit + 1);
+                let mut more = false;
                 while let Some(row) = rows.next()? {
+                    if search.is_none() && page.len() == limit {
+                        // The row past the page only tells that another page
+                        // follows: its fields are not opened.
+                        more = true;
+                        break;
+                    }
                     if page.len() > limit {
                         // Rows in seq order come in time order, but entries of one
                         // millisecond in the order they were written: the page's
@@ -480,10 +487,10 @@ impl<'a> EntryStore<'a> {
                 if by_seq {
                     page.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
                 }
-                Ok(page)
+                Ok((page, more))
             })
             .await?;
-        let next_cursor = if entries.len() > limit {
+        let next_cursor = if more || entries.len() > limit {
             entries.truncate(limit);
             entries.last().map(Entry::cursor)
         } else {

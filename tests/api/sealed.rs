@@ -227,6 +227,58 @@ async fn a_sealed_value_moved_to_another_entry_or_field_is_an_opaque_500_never_s
     }
 }
 
+/// A page opens only its own entries: the row read past its end, which only
+/// tells that another page follows, is never opened. A damaged older entry
+/// therefore breaks the page that shows it, not the pages before it.
+#[tokio::test]
+async fn a_page_does_not_open_the_entry_past_its_end() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("past@example.com").await;
+    let mut ids = Vec::new();
+    for text in ["Oldest.", "Middle.", "Newest."] {
+        let created = app
+            .create_entry(
+                &cookie,
+                &json!({ "mood": "calm", "note": note(text), "tags": ["walk"] }),
+            )
+            .await;
+        ids.push(created["id"].as_str().expect("id").to_owned());
+        // Each in its own millisecond, so their order is their time, not their ids.
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    }
+    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .expect("timeout");
+    conn.execute(
+        "UPDATE entries SET note = (SELECT note FROM entries WHERE id = ?1) WHERE id = ?2",
+        [&ids[1], &ids[0]],
+    )
+    .expect("moved");
+    drop(conn);
+    for filter in ["", "&tag=walk", "&mood=calm"] {
+        let answer = app
+            .get(&format!("/api/entries?limit=2{filter}"), Some(&cookie))
+            .await;
+        assert_eq!(answer.status(), StatusCode::OK, "{filter}");
+        let page: Value = answer.json().await.expect("json");
+        let shown: Vec<&str> = page["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .map(|e| e["id"].as_str().expect("id"))
+            .collect();
+        assert_eq!(shown, [ids[2].as_str(), ids[1].as_str()], "{filter}");
+        let cursor = page["next_cursor"].as_str().expect("a next page");
+        let next = app
+            .get(
+                &format!("/api/entries?limit=2{filter}&cursor={cursor}"),
+                Some(&cookie),
+            )
+            .await;
+        assert_eq!(next.status(), StatusCode::INTERNAL_SERVER_ERROR, "{filter}");
+    }
+}
+
 /// A database written before encryption (a fixture made by the previous
 /// version): its accounts get keys, its replies are sealed at start a batch per
 /// transaction, and a start stopped half-way resumes at the next.

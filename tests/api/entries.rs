@@ -629,3 +629,62 @@ async fn updated_at_moves_forward_even_for_writes_in_the_same_millisecond() {
         previous = updated.updated_at;
     }
 }
+
+/// A millisecond holds at most 65,536 entries (an entry's seq is its time times
+/// 65,536 plus its place in that millisecond). With the last place of every
+/// millisecond of the next ten seconds taken, a new entry has no seq: the
+/// answer is `503` with `Retry-After`, nothing is stored, and once the places
+/// are free again the same request is stored.
+#[tokio::test]
+async fn a_new_entry_in_a_full_millisecond_is_503_with_retry_after_and_nothing_stored() {
+    const SEQS_PER_MILLI: i64 = 65_536;
+    let app = spawn_app().await;
+    let (ada, bob) = two_users(&app).await;
+    let bob_id = app.user_id(&bob).await;
+    let now = serene::domain::time::now_millis();
+    let mut conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let fill = conn.transaction().unwrap();
+    for at in now..now + 10_000 {
+        fill.execute(
+            "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 'calm', ?4, ?4)",
+            rusqlite::params![
+                (at + 1) * SEQS_PER_MILLI - 1,
+                format!("filler-{at}"),
+                bob_id,
+                at
+            ],
+        )
+        .unwrap();
+    }
+    fill.commit().unwrap();
+
+    let body = entry_body("calm", "A millisecond too many.");
+    let refused = app.post_json("/api/entries", &body, Some(&ada)).await;
+    let retry_after = refused
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|secs| secs >= 1), "{retry_after:?}");
+    assert_error(
+        refused,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+    )
+    .await;
+    let page: Value = app
+        .get("/api/entries", Some(&ada))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["entries"], json!([]), "{page}");
+
+    conn.execute("DELETE FROM entries WHERE id LIKE 'filler-%'", [])
+        .unwrap();
+    let stored = app.post_json("/api/entries", &body, Some(&ada)).await;
+    assert_eq!(stored.status(), StatusCode::CREATED);
+}

@@ -487,10 +487,12 @@ impl<'a> EntryStore<'a> {
                 if by_seq {
                     page.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
                 }
+                // A search keeps what it read past the page, to sort it first.
+                let more = more || page.len() > limit;
                 Ok((page, more))
             })
             .await?;
-        let next_cursor = if more || entries.len() > limit {
+        let next_cursor = if more {
             entries.truncate(limit);
             entries.last().map(Entry::cursor)
         } else {

@@ -642,9 +642,7 @@ async fn a_new_entry_in_a_full_millisecond_is_503_with_retry_after_and_nothing_s
     let (ada, bob) = two_users(&app).await;
     let bob_id = app.user_id(&bob).await;
     let now = serene::domain::time::now_millis();
-    let mut conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let mut conn = app.open_db();
     let fill = conn.transaction().unwrap();
     for at in now..now + 10_000 {
         fill.execute(

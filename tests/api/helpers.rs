@@ -144,6 +144,15 @@ impl TestApp {
         self.dir.path().join("serene.db")
     }
 
+    /// A connection of the test's own to the live database, waiting out the
+    /// server's writer instead of failing on its lock.
+    pub fn open_db(&self) -> rusqlite::Connection {
+        let conn = rusqlite::Connection::open(self.db_path()).expect("open the database");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .expect("busy timeout");
+        conn
+    }
+
     pub fn openai(&self) -> &MockServer {
         self.openai
             .as_ref()

@@ -148,6 +148,20 @@ async fn a_note_a_tag_and_a_reply_are_in_no_database_file_after_writes_updates_a
     }
 }
 
+/// Copies the sealed `column` of the entry `from` over `column` of the entry `to`,
+/// as someone with the database file but no key could.
+fn move_sealed(app: &crate::helpers::TestApp, from: (&str, &str), to: (&str, &str)) {
+    let ((source, from_id), (target, to_id)) = (from, to);
+    app.open_db()
+        .execute(
+            &format!(
+                "UPDATE entries SET {target} = (SELECT {source} FROM entries WHERE id = ?1) WHERE id = ?2"
+            ),
+            [from_id, to_id],
+        )
+        .expect("moved");
+}
+
 #[tokio::test]
 async fn a_sealed_value_moved_to_another_entry_or_field_is_an_opaque_500_never_shown() {
     // Each swap: (column written, the column and row its value comes from).
@@ -174,15 +188,11 @@ async fn a_sealed_value_moved_to_another_entry_or_field_is_an_opaque_500_never_s
             )
             .await;
         let source_id = if from_row == "first" { &first } else { &second };
-        let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .expect("timeout");
-        conn.execute(
-            &format!("UPDATE entries SET {target} = (SELECT {source} FROM entries WHERE id = ?1) WHERE id = ?2"),
-            [source_id["id"].as_str().expect("id"), second["id"].as_str().expect("id")],
-        )
-        .expect("moved");
-        drop(conn);
+        move_sealed(
+            &app,
+            (source, source_id["id"].as_str().expect("id")),
+            (target, second["id"].as_str().expect("id")),
+        );
         let path = format!("/api/entries/{}", second["id"].as_str().expect("id"));
         // An export has begun its answer when it reaches the entry: the transfer
         // breaks there, so no client takes it for a whole file.
@@ -246,15 +256,7 @@ async fn a_page_does_not_open_the_entry_past_its_end() {
         // Each in its own millisecond, so their order is their time, not their ids.
         tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     }
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
-    conn.execute(
-        "UPDATE entries SET note = (SELECT note FROM entries WHERE id = ?1) WHERE id = ?2",
-        [&ids[1], &ids[0]],
-    )
-    .expect("moved");
-    drop(conn);
+    move_sealed(&app, ("note", &ids[1]), ("note", &ids[0]));
     for filter in ["", "&tag=walk", "&mood=calm"] {
         let answer = app
             .get(&format!("/api/entries?limit=2{filter}"), Some(&cookie))
@@ -450,11 +452,7 @@ async fn planted_text_is_not_shown(planting: &str, path: &str) {
         .create_entry(&cookie, &json!({ "mood": "calm", "note": note("Quiet.") }))
         .await;
     let id = entry["id"].as_str().expect("id");
-    let conn = rusqlite::Connection::open(app.db_path()).expect("open");
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .expect("timeout");
-    conn.execute(planting, [id]).expect("planted");
-    drop(conn);
+    app.open_db().execute(planting, [id]).expect("planted");
     let read = app.get(&path.replace("{id}", id), Some(&cookie)).await;
     assert_eq!(read.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(!read.text().await.expect("body").contains("planted"));

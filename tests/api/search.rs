@@ -902,9 +902,7 @@ async fn a_millisecond_without_room_refuses_the_write() {
     let user_id = app.user_id(&cookie).await;
     let keys = app.entry_keys(&user_id).await;
     let at = 1_795_000_000_000_i64;
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .unwrap();
+    let conn = app.open_db();
     conn.execute(
         "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at, note, tags)
          VALUES (?1, 'planted', ?2, 'calm', ?3, ?3, x'00', x'00')",

@@ -112,11 +112,15 @@ pub(crate) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the task that batches writes onto `writer`, and does `upkeep` when
-    /// idle.
-    pub(crate) fn start(writer: Connection, upkeep: Option<Upkeep>) -> Self {
+    /// Starts the task that batches writes onto `writer`, does `upkeep` when
+    /// idle, and calls `after_commit` after each commit (of writes or of upkeep).
+    pub(crate) fn start(
+        writer: Connection,
+        upkeep: Option<Upkeep>,
+        after_commit: impl Fn() + Send + 'static,
+    ) -> Self {
         let (queue, writes) = mpsc::channel(QUEUE_DEPTH);
-        tokio::spawn(run(writer, writes, upkeep));
+        tokio::spawn(run(writer, writes, upkeep, after_commit));
         Self { queue }
     }
 
@@ -153,7 +157,12 @@ impl GroupCommit {
     }
 }
 
-async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Option<Upkeep>) {
+async fn run(
+    writer: Connection,
+    mut writes: mpsc::Receiver<Queued>,
+    upkeep: Option<Upkeep>,
+    after_commit: impl Fn(),
+) {
     // Upkeep is owed at start (the file may come from a bulk load or a busy
     // writer) and after every commit.
     let mut owed = upkeep.is_some();
@@ -169,6 +178,8 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
                             Some(more) => owed = more,
                             None => return,
                         }
+                        // Upkeep commits too: what it wrote is copied like any write.
+                        after_commit();
                         commits_since_upkeep = 0;
                         continue;
                     }
@@ -194,6 +205,7 @@ async fn run(writer: Connection, mut writes: mpsc::Receiver<Queued>, upkeep: Opt
             // waiting caller that its write was not made.
             return;
         }
+        after_commit();
         owed = upkeep.is_some();
         commits_since_upkeep += 1;
         if let Some(step) = upkeep.filter(|_| commits_since_upkeep >= COMMITS_PER_BUSY_UPKEEP) {
@@ -319,7 +331,7 @@ mod tests {
     async fn writer_with(schema: &'static str) -> (Connection, GroupCommit) {
         let writer = Connection::open_in_memory().await.unwrap();
         writer.call(move |c| c.execute_batch(schema)).await.unwrap();
-        let group = GroupCommit::start(writer.clone(), None);
+        let group = GroupCommit::start(writer.clone(), None, || {});
         (writer, group)
     }
 
@@ -332,6 +344,44 @@ mod tests {
                 || {},
             )
             .await
+    }
+
+    #[tokio::test]
+    async fn after_commit_runs_once_after_each_batch() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let writer = Connection::open_in_memory().await.unwrap();
+        writer
+            .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)"))
+            .await
+            .unwrap();
+        let commits = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&commits);
+        let group = GroupCommit::start(writer.clone(), None, move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        for x in 0..3 {
+            insert(&group, x).await.unwrap();
+        }
+        let failed = group
+            .write(
+                Place::At(0),
+                |c| c.execute("INSERT INTO t (x) VALUES (NULL)", []),
+                || {},
+            )
+            .await;
+        assert!(failed.is_err());
+        // The callers hear of their commit before the hook runs: wait for it.
+        for _ in 0..100 {
+            if commits.load(Ordering::SeqCst) >= 4 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Four batches (the last one's write failed and committed nothing: a
+        // checkpoint asked for then finds nothing to copy, which is harmless).
+        assert_eq!(commits.load(Ordering::SeqCst), 4);
     }
 
     /// Keeps the writer busy for `time`, so writes sent meanwhile queue up and
@@ -483,7 +533,7 @@ mod tests {
         let (writer, _) =
             writer_with("CREATE TABLE t (x INTEGER); CREATE TABLE steps (n INTEGER PRIMARY KEY);")
                 .await;
-        let group = GroupCommit::start(writer.clone(), Some(counted_upkeep));
+        let group = GroupCommit::start(writer.clone(), Some(counted_upkeep), || {});
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 6).await;
         assert_eq!(steps(&writer).await, 4, "owed at start, run until done");
         (writer, group)
@@ -526,7 +576,7 @@ mod tests {
     #[tokio::test]
     async fn a_write_waits_for_at_most_one_step_of_upkeep_that_never_ends() {
         let (writer, _) = writer_with("CREATE TABLE t (x INTEGER)").await;
-        let group = GroupCommit::start(writer.clone(), Some(endless_upkeep));
+        let group = GroupCommit::start(writer.clone(), Some(endless_upkeep), || {});
         tokio::time::sleep(IDLE_BEFORE_UPKEEP * 3).await;
         for x in 0..3 {
             tokio::time::timeout(Duration::from_secs(10), insert(&group, x))

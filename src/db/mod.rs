@@ -1,6 +1,7 @@
 //! SQLite storage: one writer connection (writes are serialised anyway) and a
 //! few read-only connections so reads never queue behind a write.
 
+mod checkpointer;
 mod entries;
 mod error;
 pub mod files;
@@ -46,6 +47,11 @@ pub enum OpenError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("cannot start the checkpoint thread for {path}: {source}")]
+    Checkpointer {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot prepare the database {path}: {source}")]
     Setup {
         path: PathBuf,
@@ -61,6 +67,7 @@ pub struct Database {
 struct Inner {
     path: PathBuf,
     writer: Connection,
+    checkpointer: checkpointer::Checkpointer,
     entry_writes: group_commit::GroupCommit,
     readers: Vec<Connection>,
     reads_in_flight: Vec<AtomicUsize>,
@@ -136,10 +143,20 @@ impl Database {
                 configure(conn)?;
                 // Deleted journal text is overwritten, not left in free pages.
                 conn.pragma_update(None, "secure_delete", "ON")?;
+                conn.pragma_update(
+                    None,
+                    "wal_autocheckpoint",
+                    checkpointer::WRITER_BACKSTOP_PAGES,
+                )?;
                 migrations::apply(conn)
             })
             .await
             .map_err(setup_err)?;
+        let checkpointer =
+            checkpointer::Checkpointer::start(path).map_err(|source| OpenError::Checkpointer {
+                path: path.to_path_buf(),
+                source,
+            })?;
 
         let mut reader_connections = Vec::with_capacity(readers.max(1));
         for _ in 0..readers.max(1) {
@@ -164,7 +181,12 @@ impl Database {
                 entry_writes: group_commit::GroupCommit::start(
                     writer.clone(),
                     Some(search_index::tidy_step),
+                    {
+                        let checkpointer = checkpointer.clone();
+                        move || checkpointer.nudge()
+                    },
                 ),
+                checkpointer,
                 writer,
                 reads_in_flight: reader_connections
                     .iter()
@@ -258,7 +280,8 @@ impl Database {
         F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
         T: Send + 'static,
     {
-        self.writer()
+        let value = self
+            .writer()
             .call(move |conn| {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -266,7 +289,9 @@ impl Database {
                 tx.commit()?;
                 Ok(value)
             })
-            .await
+            .await?;
+        self.inner.checkpointer.nudge();
+        Ok(value)
     }
 
     /// Moves every page of the WAL into the database file and empties the WAL, so

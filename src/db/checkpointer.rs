@@ -5,13 +5,21 @@
 //! appends and syncs the WAL, and a second connection copies behind it.
 //!
 //! The writer keeps SQLite's automatic checkpoint as a backstop, at a larger size
-//! ([`WRITER_BACKSTOP_PAGES`]): under a steady stream of commits the WAL is never
-//! wholly copied between two of them, so it could not start over from its
-//! beginning; when it reaches that size the writer copies the few pages left
-//! (this thread has copied the rest), and the WAL starts over at its next commit.
+//! ([`WRITER_BACKSTOP_PAGES`]): under a steady stream of commits the WAL is rarely
+//! wholly copied between two of them, and it starts over from its beginning only
+//! then. Past that size the writer tries after each commit to copy the few pages
+//! left itself (this thread has copied the rest; a try made while this thread
+//! holds the checkpoint is skipped), and the WAL starts over at the next commit
+//! that finds it wholly copied and no reader on it. The `-wal` file keeps the
+//! largest size it reached, about 40 MiB at most.
+//!
+//! A checkpoint that must finish (TRUNCATE, after deletions: see
+//! [`Checkpointer::truncate`]) takes a lock this thread holds around each of its
+//! own, so that it never finds the checkpoint taken by this thread.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// Commits that land while a checkpoint runs, or within this pause after it, are
@@ -27,6 +35,8 @@ pub(crate) const WRITER_BACKSTOP_PAGES: i64 = 10_000;
 #[derive(Clone)]
 pub(crate) struct Checkpointer {
     wake: SyncSender<()>,
+    /// Held around every checkpoint of this thread and every TRUNCATE.
+    exclusive: Arc<Mutex<()>>,
 }
 
 impl Checkpointer {
@@ -37,18 +47,33 @@ impl Checkpointer {
     /// # Errors
     /// The thread cannot be started.
     pub(crate) fn start(path: &Path) -> std::io::Result<Self> {
+        Self::spawn(path).map(|(checkpointer, _thread)| checkpointer)
+    }
+
+    fn spawn(path: &Path) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (wake, woken) = sync_channel(1);
-        let path = path.to_path_buf();
-        std::thread::Builder::new()
+        let exclusive = Arc::new(Mutex::new(()));
+        let (path, held) = (path.to_path_buf(), Arc::clone(&exclusive));
+        let thread = std::thread::Builder::new()
             .name("serene-checkpoint".to_owned())
             .spawn(move || match open(&path) {
-                Ok(conn) => run(&conn, &woken),
+                Ok(conn) => run(&conn, &woken, &held),
                 Err(err) => tracing::error!(
                     error = %err,
                     "cannot open the checkpoint connection; the writer checkpoints alone"
                 ),
             })?;
-        Ok(Self { wake })
+        Ok((Self { wake, exclusive }, thread))
+    }
+
+    /// A checkpoint that copies everything and empties the WAL, on `conn` (the
+    /// writer), while this thread's checkpoints wait: see [`super::checkpoint_truncate`].
+    ///
+    /// # Errors
+    /// Readers keep it busy for about a second, or it fails.
+    pub(crate) fn truncate(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        let _held = lock(&self.exclusive);
+        super::checkpoint_truncate(conn)
     }
 
     /// Asks for a checkpoint soon. Never waits: a request already pending covers it.
@@ -62,17 +87,26 @@ fn open(path: &Path) -> rusqlite::Result<rusqlite::Connection> {
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    // FULL: the copied pages are synced to the file before the WAL may start over.
+    // As every connection to the file: the same sync rules as the writer.
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(conn)
 }
 
-fn run(conn: &rusqlite::Connection, woken: &Receiver<()>) {
+/// The lock, even if a holder panicked: it guards no data, only turns.
+fn lock(exclusive: &Mutex<()>) -> MutexGuard<'_, ()> {
+    exclusive
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn run(conn: &rusqlite::Connection, woken: &Receiver<()>, exclusive: &Mutex<()>) {
     while woken.recv().is_ok() {
+        let held = lock(exclusive);
         // PASSIVE never waits for the writer or readers: it copies what it may now.
         if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(error = %err, "a background checkpoint failed; the next commit tries again");
         }
+        drop(held);
         std::thread::sleep(PAUSE);
     }
 }
@@ -125,5 +159,28 @@ mod tests {
             after >= 200,
             "copied into the file: {before} -> {after} pages"
         );
+    }
+
+    #[test]
+    fn the_thread_ends_when_the_last_handle_goes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("c.db");
+        rusqlite::Connection::open(&path)
+            .and_then(|c| c.pragma_update(None, "journal_mode", "WAL"))
+            .expect("wal");
+        let (checkpointer, thread) = Checkpointer::spawn(&path).expect("thread");
+        let copy = checkpointer.clone();
+        checkpointer.nudge();
+        drop(checkpointer);
+        std::thread::sleep(PAUSE * 3);
+        assert!(!thread.is_finished(), "a handle is left");
+        drop(copy);
+        for _ in 0..100 {
+            if thread.is_finished() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the thread still runs with no handle left");
     }
 }

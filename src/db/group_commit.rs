@@ -216,6 +216,7 @@ async fn run(
             if upkeep_step(&writer, step).await.is_none() {
                 return;
             }
+            after_commit();
         }
     }
 }
@@ -350,18 +351,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn after_commit_runs_once_after_each_batch() {
+    async fn after_commit_runs_after_each_batch_is_committed() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
-        let writer = Connection::open_in_memory().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let writer = Connection::open(&path).await.unwrap();
         writer
-            .call(|c| c.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)"))
+            .call(|c| {
+                c.pragma_update(None, "journal_mode", "WAL")?;
+                c.execute_batch("CREATE TABLE t (x INTEGER NOT NULL)")
+            })
             .await
             .unwrap();
-        let commits = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&commits);
+        // Each call counts the rows another connection sees: a hook run before
+        // its commit would see one row fewer than the batches made so far.
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (seen_in_hook, calls_in_hook) = (Arc::clone(&seen), Arc::clone(&calls));
         let group = GroupCommit::start(writer.clone(), None, move || {
-            counted.fetch_add(1, Ordering::SeqCst);
+            let rows: i64 = rusqlite::Connection::open(&path)
+                .and_then(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)))
+                .unwrap_or(-1);
+            if let Ok(mut seen) = seen_in_hook.lock() {
+                seen.push(rows);
+            }
+            calls_in_hook.fetch_add(1, Ordering::SeqCst);
         });
         for x in 0..3 {
             insert(&group, x).await.unwrap();
@@ -376,15 +391,15 @@ mod tests {
         assert!(failed.is_err());
         // The callers hear of their commit before the hook runs: wait for it.
         for _ in 0..100 {
-            if commits.load(Ordering::SeqCst) >= 4 {
+            if calls.load(Ordering::SeqCst) >= 4 {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-        // Four batches (the last one's write failed and committed nothing: a
+        // Four batches; the last one's write failed and committed nothing (a
         // checkpoint asked for then finds nothing to copy, which is harmless).
-        assert_eq!(commits.load(Ordering::SeqCst), 4);
+        assert_eq!(*seen.lock().unwrap(), vec![1, 2, 3, 3]);
     }
 
     /// Keeps the writer busy for `time`, so writes sent meanwhile queue up and

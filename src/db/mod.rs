@@ -83,7 +83,9 @@ struct Inner {
 
 const GENERATION_STRIPES: usize = 4096;
 
-/// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while readers keep it busy: SQLite
+/// `PRAGMA wal_checkpoint(TRUNCATE)`, retried while readers keep it busy (or
+/// another checkpoint; on the data file, call it through
+/// [`checkpointer::Checkpointer::truncate`], which keeps the background one out): SQLite
 /// reports a busy checkpoint as a result, not an error, and a checkpoint that did
 /// not finish would leave overwritten text in the WAL.
 ///
@@ -300,7 +302,14 @@ impl Database {
     /// # Errors
     /// The checkpoint cannot run.
     pub async fn checkpoint(&self) -> Result<(), tokio_rusqlite::Error> {
-        self.writer().call(|conn| checkpoint_truncate(conn)).await
+        let checkpointer = self.inner.checkpointer.clone();
+        self.writer()
+            .call(move |conn| checkpointer.truncate(conn))
+            .await
+    }
+
+    pub(crate) fn checkpointer(&self) -> &checkpointer::Checkpointer {
+        &self.inner.checkpointer
     }
 
     /// Tidies the search index to the end (see [`search_index::tidy_step`]), for
@@ -324,10 +333,11 @@ impl Database {
     /// # Errors
     /// The rewrite or the checkpoint fails.
     pub async fn vacuum(&self) -> Result<(), tokio_rusqlite::Error> {
+        let checkpointer = self.inner.checkpointer.clone();
         self.writer()
-            .call(|conn| {
+            .call(move |conn| {
                 conn.execute_batch("VACUUM")?;
-                checkpoint_truncate(conn)
+                checkpointer.truncate(conn)
             })
             .await
     }
@@ -487,5 +497,47 @@ mod tests {
         let configured = Connection::open_in_memory().expect("db");
         super::configure(&configured).expect("settings");
         assert_eq!(recompilations(&configured), 0);
+    }
+
+    /// Entry writes reach the database file through the checkpoint thread, long
+    /// before the writer's own backstop (10,000 pages) would copy them.
+    #[tokio::test]
+    async fn entry_writes_are_copied_into_the_file_without_an_explicit_checkpoint() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("serene.db");
+        let db = super::Database::open(&path, 1).await.expect("open");
+        db.writer()
+            .call(|c| c.execute_batch("CREATE TABLE filler (x BLOB)"))
+            .await
+            .expect("table");
+        db.checkpoint().await.expect("an empty WAL to start from");
+        let pages = || {
+            std::fs::metadata(&path)
+                .map(|m| m.len() / 4096)
+                .unwrap_or(0)
+        };
+        let before = pages();
+        for _ in 0..300 {
+            db.entry_writes()
+                .write(
+                    super::group_commit::Place::At(0),
+                    |c| c.execute("INSERT INTO filler (x) VALUES (zeroblob(4000))", []),
+                    || {},
+                )
+                .await
+                .expect("write");
+        }
+        let mut after = pages();
+        for _ in 0..300 {
+            if after >= before + 300 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            after = pages();
+        }
+        assert!(
+            after >= before + 300,
+            "the file grew from {before} to {after} pages"
+        );
     }
 }

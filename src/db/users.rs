@@ -166,14 +166,15 @@ impl<'a> UserStore<'a> {
     /// # Errors
     /// The merge fails, or readers keep the checkpoint from finishing.
     pub async fn scrub_deleted(&self) -> StoreResult<()> {
+        let checkpointer = self.db.checkpointer().clone();
         self.db
             .writer()
-            .call(|conn| {
+            .call(move |conn| {
                 conn.execute(
                     "INSERT INTO entries_search (entries_search) VALUES ('optimize')",
                     [],
                 )?;
-                super::checkpoint_truncate(conn)
+                checkpointer.truncate(conn)
             })
             .await?;
         Ok(())

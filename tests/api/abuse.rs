@@ -279,12 +279,7 @@ async fn a_json_body_that_repeats_a_key_is_invalid_json() {
         )
         .await;
     }
-    let list: Value = app
-        .get("/api/entries", Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/entries", Some(&cookie)).await;
     assert_eq!(list["entries"], json!([]), "nothing stored");
 }
 

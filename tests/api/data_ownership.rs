@@ -208,12 +208,7 @@ async fn an_unknown_export_format_is_422_and_no_session_is_401() {
 async fn an_export_of_many_entries_streams_completely() {
     let app = spawn_app().await;
     let cookie = app.signed_up_user("ada@example.com").await;
-    let me: Value = app
-        .get("/api/auth/me", Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json("/api/auth/me", Some(&cookie)).await;
     let entry = serene::domain::NewEntry::parse(
         json!({"mood": "calm", "note": note("Bulk entry for the export.")})
             .as_object()

@@ -134,19 +134,9 @@ async fn another_user_never_sees_changes_or_deletes_an_entry() {
         "NOT_FOUND",
     )
     .await;
-    let listed: Value = app
-        .get("/api/entries", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json("/api/entries", Some(&bob)).await;
     assert_eq!(listed["entries"], json!([]));
-    let weekly: Value = app
-        .get("/api/analytics/weekly", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let weekly: Value = app.get_json("/api/analytics/weekly", Some(&bob)).await;
     assert_eq!(weekly, json!({}));
 
     let still: Value = app.get(&path, Some(&ada)).await.json().await.unwrap();
@@ -218,12 +208,7 @@ async fn each_validation_rule_is_checked_at_its_boundary() {
 async fn fields_a_client_must_not_set_are_ignored() {
     let app = spawn_app().await;
     let (ada, bob) = two_users(&app).await;
-    let bob_id: Value = app
-        .get("/api/auth/me", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bob_id: Value = app.get_json("/api/auth/me", Some(&bob)).await;
     let body = json!({
         "mood": "calm", "note": note("Trying to set fields."),
         "id": "6f9619ff-8b86-4011-b42d-00c04fc964ff", "user_id": bob_id["id"],
@@ -233,12 +218,7 @@ async fn fields_a_client_must_not_set_are_ignored() {
     assert_ne!(entry["id"], "6f9619ff-8b86-4011-b42d-00c04fc964ff");
     assert_ne!(entry["ai_response"], "injected");
     assert!(!entry["created_at"].as_str().unwrap().starts_with("2000"));
-    let bobs: Value = app
-        .get("/api/entries", Some(&bob))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let bobs: Value = app.get_json("/api/entries", Some(&bob)).await;
     assert_eq!(bobs["entries"], json!([]));
 
     let path = format!("/api/entries/{}", entry["id"].as_str().unwrap());
@@ -304,12 +284,7 @@ async fn the_default_page_holds_fifty_entries() {
         app.insert_entry_at(&cookie, 1_795_000_000_000 + i, "calm")
             .await;
     }
-    let page: Value = app
-        .get("/api/entries", Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/api/entries", Some(&cookie)).await;
     assert_eq!(page["entries"].as_array().unwrap().len(), 50);
     assert!(page["next_cursor"].is_string());
 }
@@ -551,12 +526,7 @@ mod with_openai {
             .create_entry(&cookie, &entry_body("calm", "The AI is down today."))
             .await;
         assert_eq!(entry["ai_response"], Value::Null);
-        let listed: Value = app
-            .get("/api/entries", Some(&cookie))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let listed: Value = app.get_json("/api/entries", Some(&cookie)).await;
         assert_eq!(listed["entries"].as_array().unwrap().len(), 1);
     }
 }
@@ -572,11 +542,8 @@ async fn an_entrys_own_created_at_as_from_and_to_includes_it() {
     assert_eq!(id, id.to_lowercase(), "ids are lower-case");
     let at = entry["created_at"].as_str().unwrap();
     let page: Value = app
-        .get(&format!("/api/entries?from={at}&to={at}"), Some(&cookie))
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/entries?from={at}&to={at}"), Some(&cookie))
+        .await;
     assert_eq!(page["entries"], json!([entry]));
 }
 
@@ -673,12 +640,7 @@ async fn a_new_entry_in_a_full_millisecond_is_503_with_retry_after_and_nothing_s
         "SERVICE_UNAVAILABLE",
     )
     .await;
-    let page: Value = app
-        .get("/api/entries", Some(&ada))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let page: Value = app.get_json("/api/entries", Some(&ada)).await;
     assert_eq!(page["entries"], json!([]), "{page}");
 
     conn.execute("DELETE FROM entries WHERE id LIKE 'filler-%'", [])

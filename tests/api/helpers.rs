@@ -193,6 +193,15 @@ impl TestApp {
         request.send().await.expect("request sent")
     }
 
+    /// The JSON body of a `GET`, whatever its status.
+    pub async fn get_json(&self, path: &str, cookie: Option<&str>) -> Value {
+        self.get(path, cookie)
+            .await
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     pub async fn post_json(&self, path: &str, body: &Value, cookie: Option<&str>) -> Response {
         self.send_json(reqwest::Method::POST, path, body, cookie)
             .await

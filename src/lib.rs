@@ -2,7 +2,7 @@
 //!
 //! The layers depend one way (see ARCHITECTURE.md):
 //! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
-//! `api` -> `web` -> `http`; `db` -> `domain`; `config` and `telemetry` are leaves.
+//! `api` -> `web` -> `http`; `db` -> `domain`; `config`, `fnv` and `telemetry` are leaves.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod export;
+pub mod fnv;
 pub mod http;
 pub mod startup;
 pub mod telemetry;

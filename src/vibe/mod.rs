@@ -93,7 +93,5 @@ pub fn pipeline_from_config(config: &Config) -> Result<VibePipeline, BackendErro
 
 /// A small, stable hash for picking among templates deterministically.
 pub(crate) fn fnv1a(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::fnv::fnv1a(text.as_bytes())
 }

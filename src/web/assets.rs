@@ -43,14 +43,8 @@ impl Asset {
     /// A strong validator from the content, so a new build changes it exactly
     /// when the file changed.
     pub fn etag(&self) -> String {
-        format!("\"{:016x}\"", fnv1a(self.bytes))
+        format!("\"{:016x}\"", crate::fnv::fnv1a(self.bytes))
     }
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! The dependency order of ARCHITECTURE.md, read from the imports alone:
 //! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
 //! `api` -> `web` -> `http`; `db` -> `domain`; `config` (which may use `domain`'s rules) and
-//! `telemetry` are read by the layers above `http` and `domain`.
+//! `telemetry` are read by the layers above `http` and `domain`; `fnv` (a stable hash) by any.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
             "db",
             "domain",
             "export",
+            "fnv",
             "http",
             "startup",
             "telemetry",
@@ -26,14 +27,14 @@ fn allowed(module: &str) -> Option<&'static [&'static str]> {
         "api" => &[
             "auth", "config", "db", "domain", "export", "http", "vibe", "web",
         ],
-        "web" => &["http"],
+        "web" => &["fnv", "http"],
         "auth" => &["config", "crypto", "db", "domain"],
-        "vibe" => &["config", "db", "domain"],
+        "vibe" => &["config", "db", "domain", "fnv"],
         "export" => &["db", "domain"],
-        "db" => &["config", "crypto", "domain"],
+        "db" => &["config", "crypto", "domain", "fnv"],
         "telemetry" => &["config"],
         "config" => &["crypto", "domain"],
-        "domain" | "http" | "crypto" => &[],
+        "domain" | "http" | "crypto" | "fnv" => &[],
         _ => return None,
     })
 }

@@ -102,6 +102,36 @@ fn seq_floor(at: Millis) -> i64 {
     at.saturating_mul(SEQS_PER_MILLI)
 }
 
+/// Rows per account slot: an entry's row id is `slot * ROWS_PER_SLOT + n`, so the
+/// table, ordered by row id, keeps each account's entries together (migration
+/// 0012). The slot is a stable hash of the account id, below 2^31, so every row id
+/// is a positive 63-bit integer.
+const ROWS_PER_SLOT: i64 = 1 << 32;
+
+/// The table region of an account's entries. Accounts whose slots collide share
+/// a region (their rows are told apart by n), which costs locality, not
+/// correctness.
+pub(crate) fn entry_slot(user_id: &str) -> i64 {
+    // The top 31 bits of the hash: below 2^31, so the cast cannot wrap.
+    (crate::fnv::fnv1a(user_id.as_bytes()) >> 33) as i64
+}
+
+/// The row id for a new entry of `user_id`: after the last row in its slot.
+/// `Busy` if the slot is full (2^32 rows, far past any account's size).
+fn next_row_id(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
+    let first = entry_slot(user_id) * ROWS_PER_SLOT;
+    let end = first + ROWS_PER_SLOT;
+    let row_id: i64 = conn
+        .prepare_cached(
+            "SELECT coalesce(max(row_id) + 1, ?1) FROM entries WHERE row_id >= ?1 AND row_id < ?2",
+        )?
+        .query_row([first, end], |row| row.get(0))?;
+    if row_id >= end {
+        return Err(StoreError::Busy.into_sql());
+    }
+    Ok(row_id)
+}
+
 /// Writes a new entry with its index rows (the caller holds the transaction).
 /// Public for tools that fill a database directly (the load benchmark's seed).
 ///
@@ -123,9 +153,10 @@ pub fn insert_sealed(
     if seq >= end {
         return Err(StoreError::Busy.into_sql());
     }
+    let row_id = next_row_id(conn, user_id)?;
     conn.prepare_cached(
-        "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO entries (row_id, seq, id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens)
+         VALUES (?11, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         seq,
@@ -137,7 +168,8 @@ pub fn insert_sealed(
         sealed.note,
         sealed.tags,
         sealed.reply,
-        sealed.index.tag_tokens()
+        sealed.index.tag_tokens(),
+        row_id
     ])?;
     sealed.index.write(
         conn,
@@ -201,15 +233,15 @@ fn write_update(
     read_updated_at: Millis,
     reindex: Reindex,
 ) -> rusqlite::Result<bool> {
-    let found: Option<(i64, String)> = conn
+    let found: Option<(i64, i64, String)> = conn
         .prepare_cached(
-            "SELECT seq, tag_tokens FROM entries WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3",
+            "SELECT row_id, seq, tag_tokens FROM entries WHERE id = ?1 AND user_id = ?2 AND updated_at = ?3",
         )?
         .query_row(params![next.id, user_id, read_updated_at], |row| {
-            Ok((row.get(0)?, row.get(1)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })
         .optional()?;
-    let Some((seq, old_tag_tokens)) = found else {
+    let Some((row_id, seq, old_tag_tokens)) = found else {
         return Ok(false);
     };
     conn.prepare_cached(
@@ -219,7 +251,7 @@ fn write_update(
             clear_reply = CASE WHEN ?5 THEN NULL ELSE clear_reply END,
             clear_note = NULL, clear_tags = NULL,
             updated_at = ?7
-         WHERE seq = ?8",
+         WHERE row_id = ?8",
     )?
     .execute(params![
         next.mood,
@@ -229,7 +261,7 @@ fn write_update(
         reindex.reply,
         sealed.reply,
         next.updated_at,
-        seq
+        row_id
     ])?;
     let entry = IndexedEntry {
         seq,
@@ -1099,5 +1131,179 @@ mod tests {
             .query_row("SELECT count(*) FROM entry_tags", [], |r| r.get(0))
             .expect("rows");
         assert_eq!(tag_rows, 16);
+    }
+
+    /// Two account ids whose entries share one table region (found by search;
+    /// about 60,000 hashes).
+    fn two_ids_in_one_slot() -> (String, String) {
+        let mut seen = std::collections::HashMap::new();
+        for i in 0_u64.. {
+            let id = format!("user-{i}");
+            if let Some(other) = seen.insert(entry_slot(&id), id.clone()) {
+                return (other, id);
+            }
+        }
+        unreachable!("a u64 of ids holds a collision of 31-bit slots")
+    }
+
+    fn schema_with_users(users: &[&str]) -> Connection {
+        let mut conn = Connection::open_in_memory().expect("db");
+        crate::db::configure(&conn).expect("settings");
+        crate::db::migrations::apply(&mut conn).expect("schema");
+        for user in users {
+            conn.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?1, 'h', 0)",
+                [user],
+            )
+            .expect("user");
+        }
+        conn
+    }
+
+    /// (user, row id) of every entry, in table order.
+    fn table_order(conn: &Connection) -> Vec<(String, i64)> {
+        conn.prepare("SELECT user_id, row_id FROM entries ORDER BY row_id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("table")
+    }
+
+    /// Entries written in turn by several accounts still sit together per account
+    /// in the table (that is what lets a page of one account's entries be read
+    /// from a few neighbouring pages), each account in its own slot.
+    #[test]
+    fn each_accounts_entries_sit_together_in_the_table() {
+        let (a, b) = ("account-a", "account-b");
+        assert_ne!(entry_slot(a), entry_slot(b));
+        let conn = schema_with_users(&[a, b]);
+        for i in 0..20 {
+            let user = if i % 2 == 0 { a } else { b };
+            let keys = EntryKeys::new(user, &Key::generate().expect("key"));
+            let new = entry(i, "note", "[]");
+            insert_sealed(
+                &conn,
+                user,
+                &new,
+                &SealedEntry::new(&keys, &new).expect("sealed"),
+            )
+            .expect("insert");
+        }
+        let order = table_order(&conn);
+        let users: Vec<&str> = order.iter().map(|(u, _)| u.as_str()).collect();
+        let first_b = users.iter().position(|u| *u == b).expect("b");
+        let first_a = users.iter().position(|u| *u == a).expect("a");
+        let (first, second) = if first_a < first_b { (a, b) } else { (b, a) };
+        assert_eq!(users[..10], [first; 10], "{order:?}");
+        assert_eq!(users[10..], [second; 10], "{order:?}");
+        for (user, row_id) in &order {
+            assert_eq!(row_id.div_euclid(ROWS_PER_SLOT), entry_slot(user));
+        }
+    }
+
+    /// Accounts whose slots collide share the region; their row ids never clash.
+    #[test]
+    fn accounts_in_one_slot_share_its_region() {
+        let (a, b) = two_ids_in_one_slot();
+        let conn = schema_with_users(&[&a, &b]);
+        for i in 0..10 {
+            let user = if i % 2 == 0 { &a } else { &b };
+            let keys = EntryKeys::new(user, &Key::generate().expect("key"));
+            let new = entry(i, "note", "[]");
+            insert_sealed(
+                &conn,
+                user,
+                &new,
+                &SealedEntry::new(&keys, &new).expect("sealed"),
+            )
+            .expect("insert");
+        }
+        let first = entry_slot(&a) * ROWS_PER_SLOT;
+        let row_ids: Vec<i64> = table_order(&conn).into_iter().map(|(_, r)| r).collect();
+        assert_eq!(row_ids, (first..first + 10).collect::<Vec<_>>());
+    }
+
+    /// Migration 0012 moves entries written by schema 11 (row id = seq, in time
+    /// order across accounts) into their accounts' regions, numbered in time
+    /// order, sharing a region where slots collide; seqs, and with them the
+    /// search and tag rows, stay as they were.
+    #[test]
+    fn migration_0012_lays_existing_entries_out_by_account() {
+        let (a, b) = two_ids_in_one_slot();
+        let c = "account-c";
+        let mut conn = Connection::open_in_memory().expect("db");
+        crate::db::configure(&conn).expect("settings");
+        for sql in &crate::db::migrations::MIGRATIONS[..11] {
+            conn.execute_batch(sql).expect("schema 11");
+        }
+        conn.pragma_update(None, "user_version", 11)
+            .expect("version");
+        for user in [&a, &b, c] {
+            conn.execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?1, 'h', 0)",
+                [user],
+            )
+            .expect("user");
+        }
+        let users = [a.as_str(), b.as_str(), c];
+        for i in 0..12_i64 {
+            let user = users[(i % 3) as usize];
+            conn.execute(
+                "INSERT INTO entries (seq, id, user_id, mood, created_at, updated_at, note)
+                 VALUES (?1, ?2, ?3, 'calm', ?4, ?4, x'00')",
+                params![
+                    (1_000 + i) * SEQS_PER_MILLI,
+                    format!("e{i}"),
+                    user,
+                    1_000 + i
+                ],
+            )
+            .expect("entry");
+        }
+        crate::db::migrations::apply(&mut conn).expect("migration 0012");
+        let rows: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT id, seq, row_id FROM entries ORDER BY row_id")
+            .expect("query")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("entries");
+        let shared = entry_slot(&a) * ROWS_PER_SLOT;
+        let own = entry_slot(c) * ROWS_PER_SLOT;
+        let (first, second) = if a < b { (0, 1) } else { (1, 0) };
+        let mut expected: Vec<(String, i64, i64)> = Vec::new();
+        let mut shared_next = shared;
+        for owner in [first, second] {
+            for i in (owner..12).step_by(3) {
+                expected.push((format!("e{i}"), (1_000 + i) * SEQS_PER_MILLI, shared_next));
+                shared_next += 1;
+            }
+        }
+        for (n, i) in (2..12).step_by(3).enumerate() {
+            expected.push((
+                format!("e{i}"),
+                (1_000 + i) * SEQS_PER_MILLI,
+                own + n as i64,
+            ));
+        }
+        expected.sort_by_key(|(_, _, row_id)| *row_id);
+        assert_eq!(rows, expected);
+        // A new entry goes after its account's last row.
+        let keys = EntryKeys::new(c, &Key::generate().expect("key"));
+        let new = entry(50, "note", "[]");
+        insert_sealed(
+            &conn,
+            c,
+            &new,
+            &SealedEntry::new(&keys, &new).expect("sealed"),
+        )
+        .expect("insert");
+        let last: i64 = conn
+            .query_row("SELECT row_id FROM entries WHERE id = 'e50'", [], |r| {
+                r.get(0)
+            })
+            .expect("new row");
+        assert_eq!(last, own + 4);
     }
 }

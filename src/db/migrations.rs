@@ -16,6 +16,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../sql/0009_sealed_entries.sql"),
     include_str!("../../sql/0010_time_ordered_seq.sql"),
     include_str!("../../sql/0011_untag_without_triggers.sql"),
+    include_str!("../../sql/0012_entries_by_account.sql"),
 ];
 
 /// Applies the migrations the database has not seen yet.

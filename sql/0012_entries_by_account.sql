@@ -1,0 +1,62 @@
+-- Entries are laid out by account: the row id, which orders the table on disk, is
+-- `slot * 2^32 + n`, the slot coming from the account's id (`serene_entry_slot`,
+-- a stable hash) and n counting that account's rows. A page of one person's
+-- entries then sits on a few neighbouring pages, where with the row id on `seq`
+-- (time, across all accounts) each of its entries sat on a page of its own,
+-- shared with other accounts' entries of the same moment.
+--
+-- `seq` keeps its values and its meaning (time order; the search rows' ids and
+-- the tag rows' links), now under a unique index. Accounts whose slots collide
+-- share a region; their rows are numbered together, so ids stay unique.
+CREATE TABLE entries_by_account (
+    row_id      INTEGER PRIMARY KEY,
+    seq         INTEGER NOT NULL UNIQUE,
+    id          TEXT NOT NULL UNIQUE,
+    user_id     TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    mood        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    note        BLOB,
+    tags        BLOB,
+    ai_response BLOB,
+    tag_tokens  TEXT NOT NULL DEFAULT '[]',
+    clear_note  TEXT,
+    clear_tags  TEXT,
+    clear_reply TEXT
+) STRICT;
+
+INSERT INTO entries_by_account (row_id, seq, id, user_id, mood, created_at, updated_at,
+                                note, tags, ai_response, tag_tokens,
+                                clear_note, clear_tags, clear_reply)
+SELECT slot * 4294967296 + row_number() OVER (PARTITION BY slot ORDER BY user_id, seq) - 1,
+       seq, id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens,
+       clear_note, clear_tags, clear_reply
+FROM (SELECT *, serene_entry_slot(user_id) AS slot FROM entries)
+ORDER BY 1;
+
+-- Dropping the old table fires no trigger: the search and tag rows stay, still
+-- pointed at the same seqs.
+DROP TABLE entries;
+ALTER TABLE entries_by_account RENAME TO entries;
+
+CREATE INDEX entries_by_user_time ON entries (user_id, created_at, id, mood);
+CREATE INDEX entries_in_clear ON entries (user_id, created_at, id) WHERE clear_note IS NOT NULL;
+
+CREATE TRIGGER entries_unindex_after_delete AFTER DELETE ON entries BEGIN
+    DELETE FROM entries_search WHERE rowid = old.seq;
+    DELETE FROM search_backlog WHERE user_id = old.user_id AND seq = old.seq;
+    UPDATE tag_counts SET uses = uses - 1
+    WHERE user_id = old.user_id AND tag_token IN (
+        SELECT tag_token FROM entry_tags
+        WHERE user_id = old.user_id
+          AND tag_token IN (SELECT value FROM json_each(old.tag_tokens))
+          AND created_at = old.created_at AND entry_id = old.id);
+    DELETE FROM tag_counts
+    WHERE user_id = old.user_id
+      AND tag_token IN (SELECT value FROM json_each(old.tag_tokens))
+      AND uses <= 0;
+    DELETE FROM entry_tags
+    WHERE user_id = old.user_id
+      AND tag_token IN (SELECT value FROM json_each(old.tag_tokens))
+      AND created_at = old.created_at AND entry_id = old.id;
+END;

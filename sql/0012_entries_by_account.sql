@@ -5,8 +5,9 @@
 -- (time, across all accounts) each of its entries sat on a page of its own,
 -- shared with other accounts' entries of the same moment.
 --
--- `seq` keeps its values and its meaning (time order; the search rows' ids and
--- the tag rows' links), now under a unique index. Accounts whose slots collide
+-- `seq` keeps its values and its meaning (time order, and the search rows' ids),
+-- now under a unique index; tag rows point at the row id, so a tag filter goes
+-- from its rows to the entries without that index. Accounts whose slots collide
 -- share a region; their rows are numbered together, so ids stay unique.
 CREATE TABLE entries_by_account (
     row_id      INTEGER PRIMARY KEY,
@@ -34,10 +35,14 @@ SELECT slot * 4294967296 + row_number() OVER (PARTITION BY slot ORDER BY user_id
 FROM (SELECT *, serene_entry_slot(user_id) AS slot FROM entries)
 ORDER BY 1;
 
--- Dropping the old table fires no trigger: the search and tag rows stay, still
--- pointed at the same seqs.
+-- Dropping the old table fires no trigger: the search and tag rows stay, the
+-- search rows still pointed at the same seqs.
 DROP TABLE entries;
 ALTER TABLE entries_by_account RENAME TO entries;
+
+DELETE FROM entry_tags WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entries.id = entry_tags.entry_id);
+ALTER TABLE entry_tags RENAME COLUMN entry_seq TO entry_row_id;
+UPDATE entry_tags SET entry_row_id = (SELECT row_id FROM entries WHERE entries.id = entry_tags.entry_id);
 
 CREATE INDEX entries_by_user_time ON entries (user_id, created_at, id, mood);
 CREATE INDEX entries_in_clear ON entries (user_id, created_at, id) WHERE clear_note IS NOT NULL;

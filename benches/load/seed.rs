@@ -149,6 +149,7 @@ impl Seed {
                     .expect("user");
                 let user_keys = issue_key(&user_id);
                 let mut entry_ids = Vec::new();
+                let mut entries = Vec::with_capacity(size.entries_per_user);
                 for n in 0..size.entries_per_user {
                     let id = uuid::Uuid::new_v4().to_string();
                     let mood = MOODS[(rng.next() % MOODS.len() as u64) as usize];
@@ -170,11 +171,17 @@ impl Seed {
                         created_at: at,
                         updated_at: at,
                     };
-                    let sealed = serene::db::SealedEntry::new(&user_keys, &entry).expect("sealed");
-                    serene::db::insert_sealed(&tx, &user_id, &entry, &sealed).expect("entry");
                     if entry_ids.len() < 5 {
                         entry_ids.push(id);
                     }
+                    entries.push(entry);
+                }
+                // A live server writes each account's entries in time order, which
+                // is the order they take in its table region.
+                entries.sort_by_key(|entry| entry.created_at);
+                for entry in &entries {
+                    let sealed = serene::db::SealedEntry::new(&user_keys, entry).expect("sealed");
+                    serene::db::insert_sealed(&tx, &user_id, entry, &sealed).expect("entry");
                 }
                 let jti = uuid::Uuid::new_v4().to_string();
                 let exp = now_s + 86_400;

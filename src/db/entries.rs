@@ -175,6 +175,7 @@ pub fn insert_sealed(
         conn,
         IndexedEntry {
             seq,
+            row_id,
             id: &entry.id,
             user_id,
             created_at: entry.created_at,
@@ -265,6 +266,7 @@ fn write_update(
     ])?;
     let entry = IndexedEntry {
         seq,
+        row_id,
         id: &next.id,
         user_id,
         created_at: next.created_at,
@@ -398,7 +400,7 @@ impl<'a> EntryStore<'a> {
                 args.push(Box::new(*first));
                 (
                     format!(
-                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.seq = t.entry_seq
+                        "SELECT {} FROM entry_tags AS t JOIN entries AS e ON e.row_id = t.entry_row_id
                          WHERE t.user_id = ?1 AND t.tag_token = ?2 AND e.user_id = ?1
                            AND e.id = t.entry_id",
                         *ALIASED_COLUMNS
@@ -832,16 +834,16 @@ impl<'a> EntryStore<'a> {
             .write_transaction(move |tx| {
                 // Only the text in clear is read: what an earlier version already
                 // sealed (a reply) stays as it is, unopened.
-                let rows: Vec<(i64, Entry)> = tx
+                let rows: Vec<(i64, i64, Entry)> = tx
                     .prepare_cached(
-                        "SELECT id, created_at, clear_note, clear_tags, clear_reply, seq FROM entries
+                        "SELECT id, created_at, clear_note, clear_tags, clear_reply, seq, row_id FROM entries
                          WHERE user_id = ?1 AND (created_at, id) > (?2, ?3) AND clear_note IS NOT NULL
                          ORDER BY created_at, id LIMIT ?4",
                     )?
                     .query_map(
                         params![keys.user_id(), after_time, after_id, batch as i64],
                         |row| {
-                            Ok((row.get(5)?, Entry {
+                            Ok((row.get(5)?, row.get(6)?, Entry {
                                 id: row.get(0)?,
                                 mood: String::new(),
                                 tags: Tags::from_stored(
@@ -857,22 +859,22 @@ impl<'a> EntryStore<'a> {
                     .collect::<rusqlite::Result<_>>()?;
                 let count = rows.len();
                 let mut last = None;
-                for (seq, entry) in rows {
+                for (seq, row_id, entry) in rows {
                     let sealed = SealedEntry::new(&keys, &entry).map_err(StoreError::into_sql)?;
-                    // By seq, without RETURNING: a statement journal would make FTS5
+                    // By row id, without RETURNING: a statement journal would make FTS5
                     // flush a segment per entry (see `write_update`).
                     let changed = tx
                         .prepare_cached(
                             "UPDATE entries SET note = ?1, tags = ?2, ai_response = coalesce(?3, ai_response),
                                  tag_tokens = ?4, clear_note = NULL, clear_tags = NULL, clear_reply = NULL
-                             WHERE seq = ?5",
+                             WHERE row_id = ?5",
                         )?
                         .execute(params![
                             sealed.note,
                             sealed.tags,
                             sealed.reply,
                             sealed.index.tag_tokens(),
-                            seq
+                            row_id
                         ])?;
                     if changed == 0 {
                         return Err(rusqlite::Error::QueryReturnedNoRows);
@@ -881,6 +883,7 @@ impl<'a> EntryStore<'a> {
                         tx,
                         IndexedEntry {
                             seq,
+                            row_id,
                             id: &entry.id,
                             user_id: keys.user_id(),
                             created_at: entry.created_at,
@@ -929,7 +932,7 @@ impl<'a> EntryStore<'a> {
             .write_transaction(move |tx| {
                 let rows = tx
                     .prepare_cached(
-                        "SELECT e.seq, e.id, e.created_at, e.note, e.tags
+                        "SELECT e.seq, e.id, e.created_at, e.note, e.tags, e.row_id
                          FROM search_backlog AS b JOIN entries AS e ON e.seq = b.seq
                          WHERE b.user_id = ?1 AND e.user_id = ?1
                          ORDER BY b.seq LIMIT ?2",
@@ -941,11 +944,12 @@ impl<'a> EntryStore<'a> {
                             row.get::<_, Millis>(2)?,
                             row.get::<_, Option<Vec<u8>>>(3)?,
                             row.get::<_, Option<Vec<u8>>>(4)?,
+                            row.get::<_, i64>(5)?,
                         ))
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 let mut unreadable = Vec::new();
-                for (seq, id, created_at, note, tags) in &rows {
+                for (seq, id, created_at, note, tags, row_id) in &rows {
                     let opened = |sealed: &Option<Vec<u8>>, field: Field| match sealed {
                         Some(sealed) => keys.open_sealed(id, field, sealed),
                         None => Err(StoreError::Integrity {
@@ -963,6 +967,7 @@ impl<'a> EntryStore<'a> {
                                 tx,
                                 IndexedEntry {
                                     seq: *seq,
+                                    row_id: *row_id,
                                     id,
                                     user_id: keys.user_id(),
                                     created_at: *created_at,
@@ -1261,6 +1266,12 @@ mod tests {
             )
             .expect("entry");
         }
+        conn.execute(
+            "INSERT INTO entry_tags (user_id, tag_token, created_at, entry_id, entry_seq)
+             VALUES (?1, 7, 1005, 'e5', ?2)",
+            params![users[2], 1_005 * SEQS_PER_MILLI],
+        )
+        .expect("tag row");
         crate::db::migrations::apply(&mut conn).expect("migration 0012");
         let rows: Vec<(String, i64, i64)> = conn
             .prepare("SELECT id, seq, row_id FROM entries ORDER BY row_id")
@@ -1289,6 +1300,15 @@ mod tests {
         }
         expected.sort_by_key(|(_, _, row_id)| *row_id);
         assert_eq!(rows, expected);
+        // The tag row now points at its entry's row id.
+        let tagged: String = conn
+            .query_row(
+                "SELECT e.id FROM entry_tags AS t JOIN entries AS e ON e.row_id = t.entry_row_id",
+                [],
+                |r| r.get(0),
+            )
+            .expect("tag row");
+        assert_eq!(tagged, "e5");
         // A new entry goes after its account's last row.
         let keys = EntryKeys::new(c, &Key::generate().expect("key"));
         let new = entry(50, "note", "[]");

@@ -100,7 +100,7 @@ impl EntryIndex {
             return Ok(());
         }
         let mut add_tag = conn.prepare_cached(
-            "INSERT OR IGNORE INTO entry_tags (user_id, tag_token, created_at, entry_id, entry_seq)
+            "INSERT OR IGNORE INTO entry_tags (user_id, tag_token, created_at, entry_id, entry_row_id)
              VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         // A tag keeps the spelling it was counted with while any entry carries it.
@@ -114,7 +114,7 @@ impl EntryIndex {
                 token,
                 entry.created_at,
                 entry.id,
-                entry.seq
+                entry.row_id
             ])?;
             if added > 0 {
                 count_tag.execute(params![entry.user_id, token, spelling])?;
@@ -164,7 +164,10 @@ pub(super) fn remove_tag_rows(
 /// The entry an index row points at.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct IndexedEntry<'a> {
+    /// The search row's id (time order).
     pub seq: i64,
+    /// Where the entry is in the table, for its tag rows.
+    pub row_id: i64,
     pub id: &'a str,
     pub user_id: &'a str,
     pub created_at: i64,

@@ -26,14 +26,24 @@ CREATE TABLE entries_by_account (
     clear_reply TEXT
 ) STRICT;
 
+-- The new row ids are worked out on narrow rows first, so that the sort holds no
+-- sealed text; the rows are then copied in row id order, without another sort.
+CREATE TABLE entry_places (
+    row_id INTEGER PRIMARY KEY,
+    seq    INTEGER NOT NULL
+) STRICT;
+INSERT INTO entry_places (row_id, seq)
+SELECT slot * 4294967296 + row_number() OVER (PARTITION BY slot ORDER BY user_id, seq) - 1, seq
+FROM (SELECT seq, user_id, serene_entry_slot(user_id) AS slot FROM entries);
+
 INSERT INTO entries_by_account (row_id, seq, id, user_id, mood, created_at, updated_at,
                                 note, tags, ai_response, tag_tokens,
                                 clear_note, clear_tags, clear_reply)
-SELECT slot * 4294967296 + row_number() OVER (PARTITION BY slot ORDER BY user_id, seq) - 1,
-       seq, id, user_id, mood, created_at, updated_at, note, tags, ai_response, tag_tokens,
-       clear_note, clear_tags, clear_reply
-FROM (SELECT *, serene_entry_slot(user_id) AS slot FROM entries)
-ORDER BY 1;
+SELECT p.row_id, e.seq, e.id, e.user_id, e.mood, e.created_at, e.updated_at, e.note, e.tags,
+       e.ai_response, e.tag_tokens, e.clear_note, e.clear_tags, e.clear_reply
+FROM entry_places AS p JOIN entries AS e ON e.seq = p.seq
+ORDER BY p.row_id;
+DROP TABLE entry_places;
 
 -- Dropping the old table fires no trigger: the search and tag rows stay, the
 -- search rows still pointed at the same seqs.

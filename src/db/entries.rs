@@ -119,17 +119,21 @@ pub(crate) fn entry_slot(user_id: &str) -> i64 {
 /// The row id for a new entry of `user_id`: after the last row in its slot.
 /// `Busy` if the slot is full (2^32 rows, far past any account's size).
 fn next_row_id(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
-    let first = entry_slot(user_id) * ROWS_PER_SLOT;
-    let end = first + ROWS_PER_SLOT;
-    let row_id: i64 = conn
-        .prepare_cached(
-            "SELECT coalesce(max(row_id) + 1, ?1) FROM entries WHERE row_id >= ?1 AND row_id < ?2",
-        )?
-        .query_row([first, end], |row| row.get(0))?;
-    if row_id >= end {
-        return Err(StoreError::Busy.into_sql());
+    next_row_id_in_slot(conn, entry_slot(user_id))
+}
+
+fn next_row_id_in_slot(conn: &Connection, slot: i64) -> rusqlite::Result<i64> {
+    let first = slot * ROWS_PER_SLOT;
+    // Inclusive: the end of the last slot, 2^63, is past i64.
+    let last = first + (ROWS_PER_SLOT - 1);
+    let highest: Option<i64> = conn
+        .prepare_cached("SELECT max(row_id) FROM entries WHERE row_id BETWEEN ?1 AND ?2")?
+        .query_row([first, last], |row| row.get(0))?;
+    match highest {
+        None => Ok(first),
+        Some(highest) if highest < last => Ok(highest + 1),
+        Some(_) => Err(StoreError::Busy.into_sql()),
     }
-    Ok(row_id)
 }
 
 /// Writes a new entry with its index rows (the caller holds the transaction).
@@ -1227,6 +1231,38 @@ mod tests {
         let first = entry_slot(&a) * ROWS_PER_SLOT;
         let row_ids: Vec<i64> = table_order(&conn).into_iter().map(|(_, r)| r).collect();
         assert_eq!(row_ids, (first..first + 10).collect::<Vec<_>>());
+    }
+
+    /// The last slot ends at i64's end: a new row there is numbered like in any
+    /// other slot, and a slot whose last row id is taken refuses the write.
+    #[test]
+    fn the_last_slot_numbers_its_rows_up_to_its_end() {
+        let conn = schema_with_users(&["u"]);
+        let last_slot = (1_i64 << 31) - 1;
+        assert!(entry_slot("any account id") <= last_slot);
+        let first = last_slot * ROWS_PER_SLOT;
+        assert_eq!(next_row_id_in_slot(&conn, last_slot).expect("empty"), first);
+        let plant = |row_id: i64, id: &str| {
+            conn.execute(
+                "INSERT INTO entries (row_id, seq, id, user_id, mood, created_at, updated_at)
+                 VALUES (?1, ?1 % 1000000, ?2, 'u', 'calm', 0, 0)",
+                params![row_id, id],
+            )
+            .expect("planted row");
+        };
+        plant(first, "a");
+        assert_eq!(
+            next_row_id_in_slot(&conn, last_slot).expect("after one"),
+            first + 1
+        );
+        plant(i64::MAX, "b");
+        let full = next_row_id_in_slot(&conn, last_slot).map_err(StoreError::from);
+        assert!(matches!(full, Err(StoreError::Busy)), "{full:?}");
+        // The slot below is untouched by the last one's rows.
+        assert_eq!(
+            next_row_id_in_slot(&conn, last_slot - 1).expect("slot below"),
+            (last_slot - 1) * ROWS_PER_SLOT
+        );
     }
 
     /// Migration 0012 moves entries written by schema 11 (row id = seq, in time

@@ -1,7 +1,7 @@
 //! The dependency order of ARCHITECTURE.md, read from the imports alone:
 //! `cli`/`startup` -> `api` -> {`auth`, `vibe`, `export`} -> {`db`, `domain`};
 //! `api` -> `web` -> `http`; `db` -> `domain`; `config` (which may use `domain`'s rules) and
-//! `telemetry` are read by the layers above `http` and `domain`; `fnv` (a stable hash) by any.
+//! `telemetry` are read by the layers above `http` and `domain`; `fnv` (a stable hash) by `web`, `vibe` and `db`.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

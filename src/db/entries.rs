@@ -1169,6 +1169,14 @@ mod tests {
         conn
     }
 
+    /// Writes entry `e{i}` of `user` as the server does.
+    fn insert_new(conn: &Connection, user: &str, i: i64) {
+        let keys = EntryKeys::new(user, &Key::generate().expect("key"));
+        let new = entry(i, "note", "[]");
+        let sealed = SealedEntry::new(&keys, &new).expect("sealed");
+        insert_sealed(conn, user, &new, &sealed).expect("insert");
+    }
+
     /// (user, row id) of every entry, in table order.
     fn table_order(conn: &Connection) -> Vec<(String, i64)> {
         conn.prepare("SELECT user_id, row_id FROM entries ORDER BY row_id")
@@ -1188,16 +1196,7 @@ mod tests {
         assert_ne!(entry_slot(a), entry_slot(b));
         let conn = schema_with_users(&[a, b]);
         for i in 0..20 {
-            let user = if i % 2 == 0 { a } else { b };
-            let keys = EntryKeys::new(user, &Key::generate().expect("key"));
-            let new = entry(i, "note", "[]");
-            insert_sealed(
-                &conn,
-                user,
-                &new,
-                &SealedEntry::new(&keys, &new).expect("sealed"),
-            )
-            .expect("insert");
+            insert_new(&conn, if i % 2 == 0 { a } else { b }, i);
         }
         let order = table_order(&conn);
         let users: Vec<&str> = order.iter().map(|(u, _)| u.as_str()).collect();
@@ -1217,16 +1216,7 @@ mod tests {
         let (a, b) = two_ids_in_one_slot();
         let conn = schema_with_users(&[&a, &b]);
         for i in 0..10 {
-            let user = if i % 2 == 0 { &a } else { &b };
-            let keys = EntryKeys::new(user, &Key::generate().expect("key"));
-            let new = entry(i, "note", "[]");
-            insert_sealed(
-                &conn,
-                user,
-                &new,
-                &SealedEntry::new(&keys, &new).expect("sealed"),
-            )
-            .expect("insert");
+            insert_new(&conn, if i % 2 == 0 { &a } else { &b }, i);
         }
         let first = entry_slot(&a) * ROWS_PER_SLOT;
         let row_ids: Vec<i64> = table_order(&conn).into_iter().map(|(_, r)| r).collect();
@@ -1346,15 +1336,7 @@ mod tests {
             .expect("tag row");
         assert_eq!(tagged, "e5");
         // A new entry goes after its account's last row.
-        let keys = EntryKeys::new(c, &Key::generate().expect("key"));
-        let new = entry(50, "note", "[]");
-        insert_sealed(
-            &conn,
-            c,
-            &new,
-            &SealedEntry::new(&keys, &new).expect("sealed"),
-        )
-        .expect("insert");
+        insert_new(&conn, c, 50);
         let last: i64 = conn
             .query_row("SELECT row_id FROM entries WHERE id = 'e50'", [], |r| {
                 r.get(0)

@@ -11,9 +11,9 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 
+use crate::connections;
 use crate::seed::{Seed, STORM_PASSWORD};
 use crate::server::Server;
-use crate::CONNECTIONS;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -152,11 +152,11 @@ impl Statuses {
     }
 }
 
-/// `count` requests built by `request(n)` over 64 connections, each from its own
+/// `count` requests built by `request(n)` over the bench's connections, each from its own
 /// client address; returns the answers by status.
 async fn flood(port: u16, count: usize, request: fn(usize) -> (&'static str, String)) -> Statuses {
     let next = Arc::new(AtomicUsize::new(0));
-    let workers: Vec<_> = (0..CONNECTIONS)
+    let workers: Vec<_> = (0..connections())
         .map(|_| {
             let next = Arc::clone(&next);
             tokio::spawn(async move {
@@ -370,7 +370,7 @@ async fn one_request(conn: &mut Connection, seed: &Seed, scenario: Scenario, n: 
     }
 }
 
-/// Runs a scenario on 64 connections for `duration`.
+/// Runs a scenario on the bench's connections for `duration`.
 pub async fn run(server: &Server, seed: &Seed, scenario: Scenario, duration: Duration) -> Measured {
     let stop = Arc::new(AtomicBool::new(false));
     let stopper = {
@@ -393,8 +393,8 @@ async fn run_until_stopped(
 ) -> Measured {
     let counter = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
-    let mut workers = Vec::with_capacity(CONNECTIONS);
-    for _ in 0..CONNECTIONS {
+    let mut workers = Vec::with_capacity(connections());
+    for _ in 0..connections() {
         let (seed, counter, stop) = (Arc::clone(&seed), Arc::clone(&counter), Arc::clone(&stop));
         workers.push(tokio::spawn(async move {
             let mut conn = Connection::open(port).await;

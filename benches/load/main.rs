@@ -5,7 +5,9 @@
 //! Prints a table and writes JSON to `target/bench/`. Targets are reported, never
 //! asserted: this is a measurement, not a test.
 //!
-//! Options: `--duration SECS` per scenario (default 10), `--quick` (3 s, smaller seeds).
+//! Options: `--duration SECS` per scenario (default 10), `--quick` (3 s, smaller
+//! seeds), `--connections N` (default 64, the load the targets are stated at; fewer
+//! show a request's own latency without the queue 64 clients on two cores build).
 
 mod client;
 mod report;
@@ -18,7 +20,15 @@ use report::{Report, ScenarioResult};
 use seed::{Seed, SeedSize};
 use server::Server;
 
-pub const CONNECTIONS: usize = 64;
+/// Client connections of every scenario and flood (`--connections`, set once at start).
+static CONNECTIONS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// The load every target in the README is stated at.
+const DEFAULT_CONNECTIONS: usize = 64;
+
+pub fn connections() -> usize {
+    *CONNECTIONS.get().unwrap_or(&DEFAULT_CONNECTIONS)
+}
 
 struct Options {
     duration: Duration,
@@ -48,6 +58,14 @@ fn options() -> Options {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1))
         .cloned();
+    let connections = args
+        .iter()
+        .position(|a| a == "--connections")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or(DEFAULT_CONNECTIONS);
+    let _ = CONNECTIONS.set(connections);
     Options {
         duration,
         quick,

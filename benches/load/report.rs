@@ -50,7 +50,7 @@ impl ScenarioResult {
 
     fn to_json(&self) -> Value {
         json!({
-            "scenario": self.name, "connections": crate::CONNECTIONS, "requests": self.requests,
+            "scenario": self.name, "connections": crate::connections(), "requests": self.requests,
             "errors": self.errors, "seconds": self.seconds, "requests_per_second": self.rps,
             "latency_ms": {"p50": self.p50_ms, "p95": self.p95_ms, "p99": self.p99_ms, "max": self.max_ms},
             "peak_rss_mib": self.peak_rss_kib as f64 / 1024.0,
@@ -100,7 +100,7 @@ impl Report {
         println!();
         println!(
             "Serene load benchmark: {} connections, {} cores",
-            crate::CONNECTIONS,
+            crate::connections(),
             cores()
         );
         println!();
@@ -266,7 +266,7 @@ impl Report {
         }
         let summary = json!({
             "cores": cores(),
-            "connections": crate::CONNECTIONS,
+            "connections": crate::connections(),
             "cold_start_ms": self.cold_starts.iter().map(|(n, t)| json!({"case": n, "median": median_ms(t), "runs": t.iter().map(|d| d.as_secs_f64() * 1000.0).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "rss_mib": {"idle": self.idle_rss_kib as f64 / 1024.0, "peak": self.peak_rss_kib as f64 / 1024.0},
             "scenarios": self.scenarios.iter().map(ScenarioResult::to_json).collect::<Vec<_>>(),

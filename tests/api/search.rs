@@ -389,18 +389,19 @@ async fn an_edit_leaves_only_the_new_texts_tokens_in_the_index() {
         "Practising scales before breakfast.",
     )
     .await;
-    let new_text =
-        json!({"note": note("Walking the dog along the harbour."), "tags": ["dog", "Harbour"]});
+    let (new_note, new_tags) = ("Walking the dog along the harbour.", ["dog", "Harbour"]);
     let response = app
-        .put_json(&format!("/api/entries/{id}"), &new_text, Some(&ada))
+        .put_json(
+            &format!("/api/entries/{id}"),
+            &json!({"note": note(new_note), "tags": new_tags}),
+            Some(&ada),
+        )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let edited = live_index_terms(&app);
     assert!(edited > 0);
     let grace = app.signed_up_user("grace@example.com").await;
-    let mut copy = new_text.clone();
-    copy["mood"] = json!("calm");
-    app.create_entry(&grace, &copy).await;
+    write(&app, &grace, "calm", &new_tags, new_note).await;
     assert_eq!(live_index_terms(&app), 2 * edited);
     assert!(found(&app, &ada, &q("scales")).await.is_empty());
     assert!(found(&app, &ada, &q("violin")).await.is_empty());

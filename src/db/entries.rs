@@ -4,7 +4,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row, ToSql};
 use super::error::{StoreError, StoreResult};
 use super::group_commit::Place;
 use super::sealing::{EntryKeys, Field};
-use super::search_index::{open_spelling, remove_tag_rows, search_match, EntryIndex, IndexedEntry};
+use super::search_index::{
+    open_spelling, remove_tag_rows, search_match, EntryIndex, IndexedEntry, SearchRow,
+};
 use super::Database;
 use crate::domain::time::{now_millis, Millis};
 use crate::domain::{Cursor, Entry, EntryChanges, EntryId, ListQuery, NewEntry, Tags, WeekQuery};
@@ -184,6 +186,7 @@ pub fn insert_sealed(
             user_id,
             created_at: entry.created_at,
         },
+        SearchRow::New,
         true,
     )
 }
@@ -282,7 +285,7 @@ fn write_update(
         remove_tag_rows(conn, entry, &old_tag_tokens)?;
     }
     if reindex.search || retag {
-        sealed.index.write(conn, entry, retag)?;
+        sealed.index.write(conn, entry, SearchRow::Replace, retag)?;
     }
     Ok(true)
 }
@@ -892,6 +895,7 @@ impl<'a> EntryStore<'a> {
                             user_id: keys.user_id(),
                             created_at: entry.created_at,
                         },
+                        SearchRow::Replace,
                         true,
                     )?;
                     last = Some(entry.cursor());
@@ -976,6 +980,7 @@ impl<'a> EntryStore<'a> {
                                     user_id: keys.user_id(),
                                     created_at: *created_at,
                                 },
+                                SearchRow::Replace,
                                 false,
                             )?,
                         // Only a field that does not open is left out; anything else

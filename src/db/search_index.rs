@@ -83,17 +83,20 @@ impl EntryIndex {
         &self.tag_tokens
     }
 
-    /// Writes the entry's search row (replacing any) and, with `tags`, its tag rows
-    /// and counts. Tag rows of an earlier version must be gone first
-    /// ([`remove_tag_rows`]); they are written only when the tags changed.
+    /// Writes the entry's search row (replacing any, unless it is `New`) and, with
+    /// `tags`, its tag rows and counts. Tag rows of an earlier version must be gone
+    /// first ([`remove_tag_rows`]); they are written only when the tags changed.
     pub(super) fn write(
         &self,
         conn: &Connection,
         entry: IndexedEntry<'_>,
+        row: SearchRow,
         tags: bool,
     ) -> rusqlite::Result<()> {
-        conn.prepare_cached("DELETE FROM entries_search WHERE rowid = ?1")?
-            .execute([entry.seq])?;
+        if row == SearchRow::Replace {
+            conn.prepare_cached("DELETE FROM entries_search WHERE rowid = ?1")?
+                .execute([entry.seq])?;
+        }
         conn.prepare_cached("INSERT INTO entries_search (rowid, tokens) VALUES (?1, ?2)")?
             .execute(params![entry.seq, self.document])?;
         if !tags {
@@ -122,6 +125,15 @@ impl EntryIndex {
         }
         Ok(())
     }
+}
+
+/// Whether an entry may already have a search row. A new entry has none: its seq
+/// is new, and a deleted entry's row went with it (the delete trigger), so
+/// looking for one would only cost the write a search of the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum SearchRow {
+    New,
+    Replace,
 }
 
 /// Removes an entry's tag rows, as its stored `tag_tokens` name them, and counts

@@ -97,19 +97,23 @@ fn terms(text: &str) -> Vec<String> {
     words(text)
 }
 
-/// A word's prefixes are indexed at these lengths (when it is that long): a
-/// prefix search looks up the longest of them that fits and checks the rest on
-/// the opened candidates. Two lengths keep an entry's index small, which is what
-/// keeps writes fast; a prefix of one or two characters has no token, and is
-/// checked on the opened entries (narrowed by the other words, if any).
+/// A word's prefixes are indexed at these lengths (when it is that long), and
+/// nothing else: every word a search names, whole or as a prefix, is looked up by
+/// the longest of them that fits, and the rest is checked on the opened
+/// candidates. A word of one or two characters has no token; a search for one is
+/// narrowed by its other words, if any. Two prefixes per word, and no token of the
+/// whole word, keep an entry's index small, which is what keeps writes fast.
 pub const INDEXED_PREFIX_LENGTHS: [usize; 2] = [3, 5];
 
-/// A term of the search index, before it is keyed: a whole word, or the start of
-/// one (for the last word of a search, which also matches as a prefix).
+/// A term of the search index, before it is keyed: the start of a word, as long
+/// as one of [`INDEXED_PREFIX_LENGTHS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum IndexTerm {
-    Word(String),
-    Prefix(String),
+pub struct IndexTerm(String);
+
+impl IndexTerm {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// The first `n` characters of `word`, if it has that many.
@@ -120,61 +124,41 @@ fn first_chars(word: &str, n: usize) -> Option<&str> {
     }
 }
 
-/// Every term an entry is found by: each word of the note and of the tags, and
-/// its prefixes at [`INDEXED_PREFIX_LENGTHS`]; each term once.
+/// Every term an entry is found by: the prefixes of each word of the note and of
+/// the tags at [`INDEXED_PREFIX_LENGTHS`]; each term once.
 pub fn index_terms(note: &str, tags: &[String]) -> Vec<IndexTerm> {
     let mut found = std::collections::BTreeSet::new();
     let texts = std::iter::once(note).chain(tags.iter().map(String::as_str));
     for word in texts.flat_map(words) {
         for n in INDEXED_PREFIX_LENGTHS {
             if let Some(prefix) = first_chars(&word, n) {
-                found.insert(IndexTerm::Prefix(prefix.to_owned()));
+                found.insert(IndexTerm(prefix.to_owned()));
             }
         }
-        found.insert(whole_word(word));
     }
     found.into_iter().collect()
 }
 
-/// The term that finds a whole word: its own token, or, for a word exactly as long
-/// as an indexed prefix, that prefix's token (the same characters; the few longer
-/// words it also finds are dropped by the check on the opened text). One token
-/// fewer for many short words keeps the index, and so the writes, lighter.
-fn whole_word(word: String) -> IndexTerm {
-    if INDEXED_PREFIX_LENGTHS.contains(&word.chars().count()) {
-        IndexTerm::Prefix(word)
-    } else {
-        IndexTerm::Word(word)
-    }
-}
-
-/// The indexed prefix a prefix search looks up: the longest that fits.
+/// The term a search looks a word up by, whole or as a prefix: its longest
+/// indexed prefix. `None` for a word shorter than every indexed prefix.
 fn indexed_prefix(term: &str) -> Option<IndexTerm> {
     INDEXED_PREFIX_LENGTHS
         .iter()
         .rev()
         .find_map(|&n| first_chars(term, n))
-        .map(|prefix| IndexTerm::Prefix(prefix.to_owned()))
+        .map(|prefix| IndexTerm(prefix.to_owned()))
 }
 
 impl SearchQuery {
-    /// Terms every match holds (a phrase's words each, a prefix by its longest
-    /// indexed start): the index narrows the search to entries with all of them,
-    /// and [`SearchQuery::matches`] decides on the opened text. Empty when the
-    /// search is one prefix too short to have a token.
+    /// Terms every match holds (each word's longest indexed start): the index
+    /// narrows the search to entries with all of them, and
+    /// [`SearchQuery::matches`] decides on the opened text. Empty when every word
+    /// is too short to have a token.
     pub fn required_terms(&self) -> Vec<IndexTerm> {
         let mut required = Vec::new();
-        for group in &self.groups {
-            let last = group.terms.len().saturating_sub(1);
-            for (index, term) in group.terms.iter().enumerate() {
-                let wanted = if group.prefix && index == last {
-                    indexed_prefix(term)
-                } else {
-                    Some(whole_word(term.clone()))
-                };
-                if let Some(wanted) = wanted.filter(|w| !required.contains(w)) {
-                    required.push(wanted);
-                }
+        for term in self.groups.iter().flat_map(|group| &group.terms) {
+            if let Some(wanted) = indexed_prefix(term).filter(|w| !required.contains(w)) {
+                required.push(wanted);
             }
         }
         required
@@ -396,59 +380,46 @@ mod tests {
         );
     }
 
+    fn terms(list: &[&str]) -> Vec<IndexTerm> {
+        list.iter().map(|t| IndexTerm((*t).to_owned())).collect()
+    }
+
     #[test]
-    fn an_entry_is_indexed_by_its_words_and_two_prefixes_of_each() {
-        let terms = index_terms("Walk by", &["Running".to_string()]);
+    fn an_entry_is_indexed_by_two_prefixes_of_each_word_and_nothing_else() {
         assert_eq!(
-            terms,
-            [
-                IndexTerm::Word("by".into()),
-                IndexTerm::Word("running".into()),
-                IndexTerm::Word("walk".into()),
-                IndexTerm::Prefix("run".into()),
-                IndexTerm::Prefix("runni".into()),
-                IndexTerm::Prefix("wal".into()),
-            ]
+            index_terms("Walk by", &["Running".to_string()]),
+            terms(&["run", "runni", "wal"])
         );
-        // A word as long as an indexed prefix is found by that prefix's token.
+        // A word as long as an indexed prefix is that prefix; one or two
+        // characters have no token.
         assert_eq!(
-            index_terms("day river", &[]),
-            [
-                IndexTerm::Prefix("day".into()),
-                IndexTerm::Prefix("riv".into()),
-                IndexTerm::Prefix("river".into()),
-            ]
-        );
-        assert_eq!(
-            query("river day").required_terms(),
-            [
-                IndexTerm::Prefix("river".into()),
-                IndexTerm::Prefix("day".into())
-            ]
+            index_terms("a day by the river", &[]),
+            terms(&["day", "riv", "river", "the"])
         );
         assert!(!query("river day").matches("rivers days", &[]));
         assert!(query("river day").matches("a day by the river", &[]));
     }
 
     #[test]
-    fn a_search_requires_whole_words_and_the_longest_indexed_prefix_of_the_last() {
+    fn a_search_requires_the_longest_indexed_prefix_of_each_word() {
         assert_eq!(
             query("\"long walk\" riverside").required_terms(),
-            [
-                IndexTerm::Word("long".into()),
-                IndexTerm::Word("walk".into()),
-                IndexTerm::Prefix("river".into()),
-            ]
+            terms(&["lon", "wal", "river"])
         );
+        assert_eq!(query("walk").required_terms(), terms(&["wal"]));
         assert_eq!(
-            query("walk").required_terms(),
-            [IndexTerm::Prefix("wal".into())]
+            query("river day").required_terms(),
+            terms(&["river", "day"])
         );
-        assert_eq!(
-            query("by wa").required_terms(),
-            [IndexTerm::Word("by".into())]
-        );
+        assert_eq!(query("by wa").required_terms(), []);
         assert_eq!(query("wa").required_terms(), []);
+        // Each required term is one the entry holds, whole word or prefix.
+        let indexed = index_terms("a long walk by the riverside", &[]);
+        for q in ["\"long walk\" riverside", "riversid", "walk the", "lon"] {
+            for term in query(q).required_terms() {
+                assert!(indexed.contains(&term), "{q}: {term:?}");
+            }
+        }
     }
 
     #[test]

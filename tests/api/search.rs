@@ -101,6 +101,14 @@ async fn search_ands_words_matches_prefixes_phrases_case_and_diacritics() {
         ("\"stroll slow\"", vec![], "a phrase keeps its order"),
         ("\"strol\"", vec![], "a phrase is never a prefix"),
         ("\"slow stroll\" zebra", vec![], "phrase and word"),
+        // The index holds prefixes only; the opened text decides.
+        (
+            "strolling tour",
+            vec![&stroll],
+            "a whole word, not its prefix",
+        ),
+        ("\"by the\"", vec![&both, &cafe], "a phrase of short words"),
+        ("at the", vec![&cafe], "a word of two letters"),
     ];
     for (query, expected, why) in cases {
         let expected: Vec<String> = expected.into_iter().cloned().collect();

@@ -375,7 +375,9 @@ impl<'a> EntryStore<'a> {
     /// walks the search rows holding every required token newest first (their
     /// rowid is the entry's seq, which follows time) from where the page starts,
     /// and keeps the entries whose opened text matches until the page is full: it
-    /// reads about a page of candidates however long the journal.
+    /// reads about a page of candidates however long the journal. A search with no
+    /// token (all its words of one or two characters) walks the entries, or the
+    /// first tag's rows, and checks each.
     ///
     /// # Errors
     /// The database does not answer, or a field does not open.
@@ -403,7 +405,7 @@ impl<'a> EntryStore<'a> {
                     tag_tokens.as_slice(),
                 )
             }
-            (None, Some((first, rest))) if filter.search.is_none() => {
+            (None, Some((first, rest))) => {
                 args.push(Box::new(*first));
                 (
                     format!(

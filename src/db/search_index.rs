@@ -1,6 +1,7 @@
-//! The keyed search index. An entry is found by tokens, never by its words: each
-//! word of its note and tags, and each short prefix of them, becomes a truncated
-//! HMAC under the owner's search key ([`EntryKeys::term_token`]). The tokens live
+//! The keyed search index. An entry is found by tokens, never by its words: the
+//! first three and first five characters of each word of its note and tags
+//! ([`index_terms`]) become truncated HMACs under the owner's search key
+//! ([`EntryKeys::term_token`]). The tokens live
 //! in an FTS5 table used only as a compact posting list (`detail=none`, no text);
 //! each tag gets a row keyed in page order for tag filters, and a count with its
 //! spelling sealed. Tokens are computed and spellings sealed before the write
@@ -208,7 +209,8 @@ pub fn tidy_step(conn: &Connection) -> rusqlite::Result<bool> {
 
 /// The FTS5 query for the tokens every match holds: each token quoted (they are
 /// letters and digits, but quoting keeps anything from reading as query syntax),
-/// all ANDed. `None` when no token is required (a search for one short prefix).
+/// all ANDed. `None` when no token is required (every word of the search has one
+/// or two characters).
 pub(super) fn search_match(keys: &EntryKeys, search: &SearchQuery) -> Option<String> {
     let tokens: Vec<String> = search
         .required_terms()

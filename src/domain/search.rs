@@ -380,7 +380,7 @@ mod tests {
         );
     }
 
-    fn terms(list: &[&str]) -> Vec<IndexTerm> {
+    fn prefixes(list: &[&str]) -> Vec<IndexTerm> {
         list.iter().map(|t| IndexTerm((*t).to_owned())).collect()
     }
 
@@ -388,13 +388,13 @@ mod tests {
     fn an_entry_is_indexed_by_two_prefixes_of_each_word_and_nothing_else() {
         assert_eq!(
             index_terms("Walk by", &["Running".to_string()]),
-            terms(&["run", "runni", "wal"])
+            prefixes(&["run", "runni", "wal"])
         );
         // A word as long as an indexed prefix is that prefix; one or two
         // characters have no token.
         assert_eq!(
             index_terms("a day by the river", &[]),
-            terms(&["day", "riv", "river", "the"])
+            prefixes(&["day", "riv", "river", "the"])
         );
         assert!(!query("river day").matches("rivers days", &[]));
         assert!(query("river day").matches("a day by the river", &[]));
@@ -404,12 +404,12 @@ mod tests {
     fn a_search_requires_the_longest_indexed_prefix_of_each_word() {
         assert_eq!(
             query("\"long walk\" riverside").required_terms(),
-            terms(&["lon", "wal", "river"])
+            prefixes(&["lon", "wal", "river"])
         );
-        assert_eq!(query("walk").required_terms(), terms(&["wal"]));
+        assert_eq!(query("walk").required_terms(), prefixes(&["wal"]));
         assert_eq!(
             query("river day").required_terms(),
-            terms(&["river", "day"])
+            prefixes(&["river", "day"])
         );
         assert_eq!(query("by wa").required_terms(), []);
         assert_eq!(query("wa").required_terms(), []);

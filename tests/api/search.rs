@@ -385,7 +385,7 @@ fn index_rows_without_entry(app: &TestApp) -> i64 {
 /// Keyed terms the search index still finds a document for (deleted rows and
 /// replaced tokens excluded, merged or not).
 fn live_index_terms(app: &TestApp) -> i64 {
-    let conn = rusqlite::Connection::open(app.db_path()).unwrap();
+    let conn = app.open_db();
     conn.execute_batch(
         "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, entries_search, 'row')",
     )

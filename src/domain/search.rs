@@ -39,7 +39,7 @@ impl SearchQuery {
             // Between an opening and a closing quote; an unclosed quote's text is a phrase too.
             let quoted = index % 2 == 1;
             if quoted {
-                let terms = terms(part);
+                let terms = words(part);
                 if !terms.is_empty() {
                     groups.push(SearchGroup {
                         terms,
@@ -49,7 +49,7 @@ impl SearchQuery {
                 }
             } else {
                 // Outside quotes every term is a word of its own: `c:d` is c AND d.
-                for term in terms(part) {
+                for term in words(part) {
                     groups.push(SearchGroup {
                         terms: vec![term],
                         prefix: false,
@@ -91,10 +91,6 @@ fn split_words(folded: &str) -> impl Iterator<Item = &str> {
     folded
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
-}
-
-fn terms(text: &str) -> Vec<String> {
-    words(text)
 }
 
 /// A word's prefixes are indexed at these lengths (when it is that long), and
@@ -218,7 +214,7 @@ pub fn owner_key(user_id: &str) -> String {
 pub fn owned_terms(user_id: &str, text: &str) -> String {
     let key = owner_key(user_id);
     let mut indexed = String::with_capacity(text.len() * 2);
-    for term in terms(text) {
+    for term in words(text) {
         if !indexed.is_empty() {
             indexed.push(' ');
         }
@@ -398,6 +394,21 @@ mod tests {
         );
         assert!(!query("river day").matches("rivers days", &[]));
         assert!(query("river day").matches("a day by the river", &[]));
+    }
+
+    #[test]
+    fn prefixes_of_words_in_other_scripts_are_cut_by_characters() {
+        // Cyrillic (two bytes a character) and Japanese (three): a cut by bytes
+        // would split a character or give another prefix.
+        assert_eq!(
+            index_terms("Прогулка 日本語のテキスト", &[]),
+            prefixes(&["про", "прогу", "日本語", "日本語のテ"])
+        );
+        assert_eq!(query("ПРОГУЛКА").required_terms(), prefixes(&["прогу"]));
+        assert_eq!(query("καλημέρα").required_terms(), prefixes(&["καλημ"]));
+        assert!(query("прогулка").matches("Прогулка у реки", &[]));
+        assert!(query("καλημερα").matches("Καλημέρα!", &[]));
+        assert!(!query("прогулкой").matches("Прогулка у реки", &[]));
     }
 
     #[test]

@@ -125,6 +125,36 @@ async fn search_ands_words_matches_prefixes_phrases_case_and_diacritics() {
     );
 }
 
+/// The index holds prefixes cut by characters, so words of other scripts (two and
+/// three bytes a character) are found whole, by prefix, and folded like Latin ones.
+#[tokio::test]
+async fn search_finds_words_of_other_scripts_whole_by_prefix_and_folded() {
+    let app = spawn_app().await;
+    let cookie = app.signed_up_user("ada@example.com").await;
+    let walk = write(&app, &cookie, "calm", &[], "Прогулка у реки.").await;
+    let greeting = write(&app, &cookie, "happy", &["日本語"], "Καλημέρα, θάλασσα!").await;
+    let cases: Vec<(&str, Vec<&String>, &str)> = vec![
+        ("ПРОГУЛКА", vec![&walk], "case"),
+        ("прог", vec![&walk], "a prefix"),
+        ("прогулкой", vec![], "a longer word with the same prefix"),
+        (
+            "καλημερα θαλασσα",
+            vec![&greeting],
+            "diacritics, words ANDed",
+        ),
+        ("日本", vec![&greeting], "a prefix of a tag"),
+        ("\"у реки\"", vec![&walk], "a phrase"),
+    ];
+    for (query, expected, why) in cases {
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(
+            found(&app, &cookie, &q(query)).await,
+            expected,
+            "{query}: {why}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn search_syntax_is_taken_as_plain_words_and_never_errs() {
     let app = spawn_app().await;

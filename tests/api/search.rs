@@ -43,6 +43,18 @@ async fn found(app: &TestApp, cookie: &str, query: &str) -> Vec<String> {
     }
 }
 
+/// Each search (`q`, the ids it finds newest first, why) finds exactly those ids.
+async fn assert_searches(app: &TestApp, cookie: &str, cases: Vec<(&str, Vec<&String>, &str)>) {
+    for (query, expected, why) in cases {
+        let expected: Vec<String> = expected.into_iter().cloned().collect();
+        assert_eq!(
+            found(app, cookie, &q(query)).await,
+            expected,
+            "{query}: {why}"
+        );
+    }
+}
+
 fn q(text: &str) -> String {
     format!("q={}", urlencode(text))
 }
@@ -110,14 +122,7 @@ async fn search_ands_words_matches_prefixes_phrases_case_and_diacritics() {
         ("\"by the\"", vec![&both, &cafe], "a phrase of short words"),
         ("at the", vec![&cafe], "a word of two letters"),
     ];
-    for (query, expected, why) in cases {
-        let expected: Vec<String> = expected.into_iter().cloned().collect();
-        assert_eq!(
-            found(&app, &cookie, &q(query)).await,
-            expected,
-            "{query}: {why}"
-        );
-    }
+    assert_searches(&app, &cookie, cases).await;
     assert_eq!(
         found(&app, &cookie, &q("  ")).await.len(),
         3,
@@ -145,14 +150,7 @@ async fn search_finds_words_of_other_scripts_whole_by_prefix_and_folded() {
         ("日本", vec![&greeting], "a prefix of a tag"),
         ("\"у реки\"", vec![&walk], "a phrase"),
     ];
-    for (query, expected, why) in cases {
-        let expected: Vec<String> = expected.into_iter().cloned().collect();
-        assert_eq!(
-            found(&app, &cookie, &q(query)).await,
-            expected,
-            "{query}: {why}"
-        );
-    }
+    assert_searches(&app, &cookie, cases).await;
 }
 
 #[tokio::test]

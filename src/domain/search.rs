@@ -457,6 +457,9 @@ mod tests {
     fn a_query_over_200_characters_is_refused() {
         assert!(SearchQuery::parse(&"a".repeat(200)).is_ok());
         assert!(SearchQuery::parse(&"a".repeat(201)).is_err());
+        // Characters, not bytes: three bytes each.
+        assert!(SearchQuery::parse(&"語".repeat(200)).is_ok());
+        assert!(SearchQuery::parse(&"語".repeat(201)).is_err());
     }
 
     #[test]

@@ -151,6 +151,15 @@ async fn search_finds_words_of_other_scripts_whole_by_prefix_and_folded() {
         ("\"у реки\"", vec![&walk], "a phrase"),
     ];
     assert_searches(&app, &cookie, cases).await;
+    // The 200-character limit counts characters, not bytes (two bytes each here).
+    let search = |chars: usize| format!("/api/entries?{}", q(&"п".repeat(chars)));
+    assert_eq!(
+        app.get(&search(200), Some(&cookie)).await.status(),
+        StatusCode::OK
+    );
+    let long = app.get(&search(201), Some(&cookie)).await;
+    let error = assert_error(long, StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_ERROR").await;
+    assert!(error["fields"]["q"].is_string());
 }
 
 #[tokio::test]
